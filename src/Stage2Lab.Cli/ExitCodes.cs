@@ -1,0 +1,16 @@
+namespace Stage2Lab.Cli;
+
+/// <summary>The exit codes every command documents in --help.</summary>
+public static class ExitCodes
+{
+    /// <summary>Success.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The run completed but found a problem (an invariant broke, a fuzz campaign found a violation).</summary>
+    public const int Failed = 1;
+
+    /// <summary>Bad input: a malformed script or scenario, a bad flag, a missing file.</summary>
+    public const int BadInput = 2;
+
+    public const string HelpText = "Exit codes: 0 success, 1 the run found a problem (e.g. an invariant violation), 2 bad input (malformed file, bad option, missing file).";
+}

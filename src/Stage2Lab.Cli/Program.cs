@@ -1,0 +1,3 @@
+using Stage2Lab.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,83 @@
+using Stage2Lab.Arch;
+
+namespace Stage2Lab.PageTables;
+
+/// <summary>
+/// Table pages as the hardware has them: one <c>ulong[]</c> of PTRS_PER_PTE entries per page, each with a
+/// fake physical address (what a table descriptor points to) and the kernel's page refcount, kept as
+/// "non-zero entries" (the kernel's page_count minus the allocation's own reference,
+/// stage2_pte_is_counted in v6.19 pgtable.c). Freed pages are reused last-in first-out, so a run is
+/// deterministic.
+/// </summary>
+internal sealed class TablePagePool
+{
+    /// <summary>Where table pages live in the model's physical space: above any RAM or BAR a scenario uses.</summary>
+    public const ulong BasePa = 1UL << 46;
+
+    private readonly Granule _granule;
+    private ulong[][] _pages = new ulong[64][];
+    private int[] _counts = new int[64];
+    private sbyte[] _levels = new sbyte[64];
+    private int[] _freeIds = new int[64];
+    private int _freeTop;
+    private int _highWater;
+
+    public TablePagePool(Granule granule) => _granule = granule;
+
+    public int LivePages { get; private set; }
+
+    /// <summary>Largest page id ever handed out, plus one.</summary>
+    public int HighWater => _highWater;
+
+    public ulong[] Page(int id) => _pages[id];
+
+    public int Level(int id) => _levels[id];
+
+    public bool IsLive(int id) => id >= 0 && id < _highWater && _levels[id] >= 0;
+
+    public ref int EntryCount(int id) => ref _counts[id];
+
+    public ulong PaOf(int id) => BasePa + ((ulong)id << _granule.PageShift);
+
+    public int IdOf(ulong pa) => (int)((pa - BasePa) >> _granule.PageShift);
+
+    /// <summary>Allocates a zeroed table page that will hold entries of <paramref name="level"/>.</summary>
+    public int Allocate(int level)
+    {
+        int id;
+        if (_freeTop > 0)
+        {
+            id = _freeIds[--_freeTop];
+            Array.Clear(_pages[id]);
+        }
+        else
+        {
+            id = _highWater++;
+            if (id == _pages.Length)
+                Grow();
+            _pages[id] = new ulong[_granule.EntriesPerTable];
+        }
+        _counts[id] = 0;
+        _levels[id] = (sbyte)level;
+        LivePages++;
+        return id;
+    }
+
+    public void Free(int id)
+    {
+        _levels[id] = -1;
+        _counts[id] = 0;
+        if (_freeTop == _freeIds.Length)
+            Array.Resize(ref _freeIds, _freeIds.Length * 2);
+        _freeIds[_freeTop++] = id;
+        LivePages--;
+    }
+
+    private void Grow()
+    {
+        int size = _pages.Length * 2;
+        Array.Resize(ref _pages, size);
+        Array.Resize(ref _counts, size);
+        Array.Resize(ref _levels, size);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Text;
+using Stage2Lab.Arch;
+
+namespace Stage2Lab.Simulation.Scripts;
+
+/// <summary>Reads the arguments of one script line, with errors that say what was expected.</summary>
+public ref struct LineParser
+{
+    private readonly string _file;
+    private readonly int _line;
+    private ScriptTokens _tokens;
+
+    public LineParser(string file, int line, ScriptTokens tokens)
+    {
+        _file = file;
+        _line = line;
+        _tokens = tokens;
+    }
+
+    public readonly ScriptException Error(string problem) => new(_file, _line, problem);
+
+    public ReadOnlySpan<byte> Word(string what)
+    {
+        if (!_tokens.Next(out ReadOnlySpan<byte> token))
+            throw Error($"missing {what}");
+        return token;
+    }
+
+    public bool TryWord(out ReadOnlySpan<byte> token) => _tokens.Next(out token);
+
+    public ulong Number(string what)
+    {
+        ReadOnlySpan<byte> token = Word(what);
+        if (!ScriptNumber.TryParse(token, out ulong value))
+            throw Error($"bad number '{Encoding.ASCII.GetString(token)}' for {what}, expected hex (0x...) or decimal with an optional K/M/G/T suffix");
+        return value;
+    }
+
+    public ulong Aligned(string what, Granule granule)
+    {
+        ulong value = Number(what);
+        if ((value & (granule.PageSize - 1)) != 0)
+            throw Error($"{what} 0x{value:x} is not a multiple of the {granule.Name} granule");
+        return value;
+    }
+
+    public Prot Prot()
+    {
+        ReadOnlySpan<byte> token = Word("PROT");
+        Span<char> chars = stackalloc char[token.Length];
+        for (int i = 0; i < token.Length; i++)
+            chars[i] = (char)token[i];
+        if (!ProtExtensions.TryParseLetters(chars, out Prot prot, out string? error))
+            throw Error($"{error} in PROT '{new string(chars)}', expected letters from r, w, x and at most one of d (device), n (normal non-cacheable), or '-'");
+        return prot;
+    }
+
+    public Granule Granule()
+    {
+        ReadOnlySpan<byte> token = Word("granule");
+        if (!Arch.Granule.TryParse(Encoding.ASCII.GetString(token), out Granule granule))
+            throw Error($"bad granule '{Encoding.ASCII.GetString(token)}', expected 4K, 16K or 64K");
+        return granule;
+    }
+
+    public int IpaBits()
+    {
+        ulong bits = Number("ipa-bits");
+        if (bits < Stage2Geometry.MinIpaBits || bits > Stage2Geometry.MaxIpaBits)
+            throw Error($"ipa-bits {bits} out of range, expected {Stage2Geometry.MinIpaBits}..{Stage2Geometry.MaxIpaBits}");
+        return (int)bits;
+    }
+
+    public bool OnOff(string what)
+    {
+        ReadOnlySpan<byte> token = Word(what);
+        if (token.SequenceEqual("on"u8))
+            return true;
+        if (token.SequenceEqual("off"u8))
+            return false;
+        throw Error($"bad value '{Encoding.ASCII.GetString(token)}' for {what}, expected on or off");
+    }
+
+    public readonly string Text(ReadOnlySpan<byte> token) => Encoding.ASCII.GetString(token);
+
+    /// <summary>Fails if anything but a comment follows the expected arguments.</summary>
+    public void End()
+    {
+        if (_tokens.Next(out ReadOnlySpan<byte> extra))
+            throw Error($"unexpected '{Encoding.ASCII.GetString(extra)}' at the end of the line");
+    }
+}

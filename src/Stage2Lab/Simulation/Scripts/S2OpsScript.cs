@@ -1,0 +1,183 @@
+using System.Text;
+using Stage2Lab.Arch;
+using Stage2Lab.PageTables;
+
+namespace Stage2Lab.Simulation.Scripts;
+
+/// <summary>
+/// s2ops v1 (shared/spec/s2ops.md): a stage-2 op script. The whole script is checked before anything runs,
+/// so a malformed line produces its error and no partial output.
+/// </summary>
+public static class S2OpsScript
+{
+    public enum OpKind : byte
+    {
+        Map,
+        Unmap,
+        WrProtect,
+        Relax,
+        MkOld,
+        MkYoung,
+        Split,
+        Dump,
+    }
+
+    public struct Op
+    {
+        public OpKind Kind;
+        public ulong Ipa;
+        public ulong Size;
+        public ulong Pa;
+        public Prot Prot;
+    }
+
+    /// <summary>The header lines: granule, ipa-bits, fwb.</summary>
+    public sealed class Header
+    {
+        public Granule Granule { get; set; } = Granule.Size4K;
+
+        public int IpaBits { get; set; } = 40;
+
+        public bool Fwb { get; set; }
+    }
+
+    /// <summary>Runs a script; returns the page table it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
+    public static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats = false)
+    {
+        Header header = Check(source);
+        source.Rewind();
+        var features = new CpuFeatures(Fwb: header.Fwb, Dic: true, RangeTlbi: false);
+        var pgt = new Stage2PageTable(header.Granule, header.IpaBits, features);
+        MemoryCache cache = MemoryCache.Unbounded();
+        var parser = new Parser(source.Name);
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+        {
+            if (!parser.ParseLine(line, source.LineNumber, out Op op))
+                continue;
+            int ret = Execute(pgt, cache, op);
+            if (ret != 0)
+                WriteError(output, source.LineNumber, ret);
+            else if (op.Kind == OpKind.Dump)
+                DumpWriter.Write(pgt, output);
+        }
+        if (stats)
+            StatsWriter.Write(pgt, output);
+        return pgt;
+    }
+
+    /// <summary>Reads the whole script once, checking every line; returns its header.</summary>
+    public static Header Check(ScriptSource source)
+    {
+        var parser = new Parser(source.Name);
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+            parser.ParseLine(line, source.LineNumber, out _);
+        return parser.Header;
+    }
+
+    /// <summary>Calls the page-table operation an op names; returns its result (0 or -errno).</summary>
+    public static int Execute(Stage2PageTable pgt, MemoryCache cache, in Op op)
+    {
+        switch (op.Kind)
+        {
+            case OpKind.Map: return pgt.Map(op.Ipa, op.Size, op.Pa, op.Prot, cache);
+            case OpKind.Unmap: return pgt.Unmap(op.Ipa, op.Size);
+            case OpKind.WrProtect: return pgt.WrProtect(op.Ipa, op.Size);
+            case OpKind.Relax: return pgt.RelaxPerms(op.Ipa, op.Prot);
+            case OpKind.MkOld: pgt.TestClearYoung(op.Ipa, op.Size, mkold: true); return 0;
+            case OpKind.MkYoung: pgt.MkYoung(op.Ipa); return 0;
+            case OpKind.Split: return pgt.Split(op.Ipa, op.Size, cache);
+            default: return 0;
+        }
+    }
+
+    private static void WriteError(TextWriter output, int line, int ret)
+    {
+        output.Write("error ");
+        output.Write(line);
+        output.Write(' ');
+        output.Write(Errno.Name(ret));
+        output.Write('\n');
+    }
+
+    private sealed class Parser
+    {
+        private readonly string _file;
+        private bool _sawOperation;
+
+        public Parser(string file) => _file = file;
+
+        public Header Header { get; } = new();
+
+        /// <summary>Parses one line; true when it is an operation.</summary>
+        public bool ParseLine(ReadOnlySpan<byte> line, int lineNumber, out Op op)
+        {
+            op = default;
+            var tokens = new ScriptTokens(line);
+            if (!tokens.Next(out ReadOnlySpan<byte> word))
+                return false;
+            var p = new LineParser(_file, lineNumber, tokens);
+            switch (Encoding.ASCII.GetString(word))
+            {
+                case "granule":
+                    RequireHeaderPosition(p, "granule");
+                    Header.Granule = p.Granule();
+                    p.End();
+                    return false;
+                case "ipa-bits":
+                    RequireHeaderPosition(p, "ipa-bits");
+                    Header.IpaBits = p.IpaBits();
+                    p.End();
+                    return false;
+                case "fwb":
+                    RequireHeaderPosition(p, "fwb");
+                    Header.Fwb = p.OnOff("fwb");
+                    p.End();
+                    return false;
+                case "map":
+                    op.Kind = OpKind.Map;
+                    op.Ipa = p.Aligned("IPA", Header.Granule);
+                    op.Size = p.Aligned("SIZE", Header.Granule);
+                    op.Pa = p.Aligned("PA", Header.Granule);
+                    op.Prot = p.Prot();
+                    break;
+                case "unmap": op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
+                case "wrprotect": op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
+                case "split": op.Kind = OpKind.Split; ParseRange(ref p, ref op, checkLimit: false); break;
+                case "mkold": op.Kind = OpKind.MkOld; ParseRange(ref p, ref op, checkLimit: true); break;
+                case "relax":
+                    op.Kind = OpKind.Relax;
+                    op.Ipa = p.Aligned("IPA", Header.Granule);
+                    op.Prot = p.Prot();
+                    break;
+                case "mkyoung":
+                    op.Kind = OpKind.MkYoung;
+                    op.Ipa = p.Aligned("IPA", Header.Granule);
+                    if (op.Ipa >= 1UL << Header.IpaBits)
+                        throw p.Error($"mkyoung IPA 0x{op.Ipa:x} is not below 1 << ipa-bits ({Header.IpaBits}); mkyoung cannot report an error");
+                    break;
+                case "dump":
+                    op.Kind = OpKind.Dump;
+                    break;
+                default:
+                    throw p.Error($"unknown operation '{Encoding.ASCII.GetString(word)}', expected one of granule, ipa-bits, fwb, map, unmap, wrprotect, relax, mkold, mkyoung, split, dump");
+            }
+            p.End();
+            _sawOperation = true;
+            return true;
+        }
+
+        private void ParseRange(ref LineParser p, ref Op op, bool checkLimit)
+        {
+            op.Ipa = p.Aligned("IPA", Header.Granule);
+            op.Size = p.Aligned("SIZE", Header.Granule);
+            if (checkLimit && (op.Ipa + op.Size > 1UL << Header.IpaBits || op.Ipa + op.Size < op.Ipa))
+                throw p.Error($"mkold range 0x{op.Ipa:x}+0x{op.Size:x} is not below 1 << ipa-bits ({Header.IpaBits}); mkold cannot report an error");
+        }
+
+        private void RequireHeaderPosition(LineParser p, string name)
+        {
+            if (_sawOperation)
+                throw p.Error($"header line '{name}' after an operation; header lines (granule, ipa-bits, fwb) must come first");
+        }
+    }
+}
