@@ -47,8 +47,9 @@ internal static class ReplayCommand
             try
             {
                 if (kind == "s2faults")
-                    throw new NotSupportedException("s2faults");
-                S2OpsScript.Run(source, writer, stats);
+                    S2FaultsScript.Run(source, writer, stats);
+                else
+                    S2OpsScript.Run(source, writer, stats);
                 writer.Flush();
                 return ExitCodes.Ok;
             }

@@ -19,8 +19,10 @@ public enum Stage2ApiRevision
     V5_12,
 
     /// <summary>
-    /// 5.10-rc1 pgtable.c: kvm_set_valid_leaf_pte tolerates an identical leaf and replaces any other valid
-    /// leaf through break-before-make (no -EAGAIN); relax_perms only adds permissions.
+    /// The 5.10-rc1 fault path as the kernel-generated goldens run it, over the current pgtable.c: its map
+    /// calls carry no fault-walk flag, so a permission-only change of an existing leaf is skipped and the call
+    /// succeeds (the leaf is left as it is) — except the leaf at the call's own IPA, which is replaced as
+    /// 5.10-rc1's kvm_set_valid_leaf_pte replaced any differing leaf; relax_perms only adds permissions.
     /// </summary>
     V5_10,
 }

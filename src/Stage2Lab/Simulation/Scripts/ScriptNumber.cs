@@ -84,19 +84,4 @@ public static class ScriptNumber
         if (b >= (byte)'A' && b <= (byte)'F') return b - 'A' + 10;
         return -1;
     }
-
-    /// <summary>A size the way people read it: "4K", "2M", "1G", "32G", or hex when it is no round unit.</summary>
-    public static string FormatSize(ulong sizeBytes)
-    {
-        string[] units = ["", "K", "M", "G", "T"];
-        if (sizeBytes == 0)
-            return "0";
-        for (int i = units.Length - 1; i > 0; i--)
-        {
-            ulong unit = 1UL << (10 * i);
-            if (sizeBytes % unit == 0)
-                return (sizeBytes / unit).ToString(System.Globalization.CultureInfo.InvariantCulture) + units[i];
-        }
-        return "0x" + sizeBytes.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
-    }
 }

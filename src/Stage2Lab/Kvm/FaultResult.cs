@@ -1,0 +1,56 @@
+using Stage2Lab.Arch;
+
+namespace Stage2Lab.Kvm;
+
+/// <summary>What one guest access came to.</summary>
+public enum FaultOutcome : byte
+{
+    /// <summary>The stage-2 walk found a valid leaf allowing the access: no fault.</summary>
+    Hit,
+    /// <summary>user_mem_abort called kvm_pgtable_stage2_map.</summary>
+    Mapped,
+    /// <summary>user_mem_abort called kvm_pgtable_stage2_relax_perms.</summary>
+    Relaxed,
+    /// <summary>No memslot, or a write to a READONLY slot: KVM_EXIT_MMIO to the VMM.</summary>
+    Mmio,
+    /// <summary>The handler returned to the guest without a stage-2 call, exit or injection.</summary>
+    Retry,
+    /// <summary>The fault failed: -EFAULT to the VMM, or -ENOEXEC turned into an abort injected into the guest.</summary>
+    Error,
+    /// <summary>The IPA is beyond the VM's IPA size: an external abort is injected.</summary>
+    Injected,
+}
+
+/// <summary>The kind of stage-2 abort the hardware raised (ESR_EL2.DFSC/IFSC).</summary>
+public enum FaultStatus : byte
+{
+    None,
+    Translation,
+    Permission,
+}
+
+/// <summary>The result of one guest access, as the fault-script output reports it.</summary>
+public struct FaultResult
+{
+    public FaultOutcome Outcome;
+    public FaultStatus Status;
+    /// <summary>The level the hardware walk reported with the fault.</summary>
+    public int FaultLevel;
+    /// <summary>The IPA passed to map/relax (block-aligned for blocks, 4K-aligned otherwise).</summary>
+    public ulong Ipa;
+    public ulong SizeBytes;
+    public ulong Pa;
+    public Prot Prot;
+    /// <summary>For <see cref="FaultOutcome.Error"/>: EFAULT or ENOEXEC (positive errno).</summary>
+    public int Errno;
+    /// <summary>A map or relax call that itself failed: its errno (positive), else 0.</summary>
+    public int PgtableErrno;
+    /// <summary>v5.9/v5.13: kvm_is_transparent_hugepage() was called on a pfn without a struct page.</summary>
+    public bool TouchedNonRamPage;
+
+    public readonly bool IsFault => Outcome != FaultOutcome.Hit;
+
+    public static FaultResult Hit() => new() { Outcome = FaultOutcome.Hit };
+
+    public static FaultResult Fail(int errno) => new() { Outcome = FaultOutcome.Error, Errno = errno };
+}

@@ -1,0 +1,111 @@
+using Stage2Lab.Arch;
+
+namespace Stage2Lab.Kvm;
+
+/// <summary>KVM_SET_USER_MEMORY_REGION: the generic checks of __kvm_set_memory_region, then the
+/// architecture's prepare/commit hooks, which belong to the policy (kernel version).</summary>
+public sealed partial class KvmVm
+{
+    /// <summary>
+    /// Creates, moves, re-flags or (with size 0) deletes a memslot, with the errors of
+    /// __kvm_set_memory_region (virt/kvm/kvm_main.c): -EINVAL for an id out of range, an unaligned size, IPA
+    /// or HVA, an IPA range that wraps, a change of HVA, size or READONLY of an existing slot; -EEXIST when
+    /// the IPA range overlaps another slot; then whatever kvm_arch_prepare_memory_region refuses.
+    /// </summary>
+    public KvmResult SetUserMemoryRegion(int id, ulong ipa, ulong sizeBytes, ulong hva, MemslotFlags flags)
+    {
+        if (id < 0 || id >= Memslots.MaxSlots)
+            return KvmResult.Fail(Errno.EINVAL, $"slot id {id} is out of range 0..{Memslots.MaxSlots - 1}");
+        ulong page = PageSize;
+        if ((sizeBytes & (page - 1)) != 0)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: size 0x{sizeBytes:x} is not a multiple of the {Granule.Name} page size");
+        if ((ipa & (page - 1)) != 0)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: IPA 0x{ipa:x} is not {Granule.Name}-aligned");
+        if ((hva & (page - 1)) != 0)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: HVA 0x{hva:x} is not {Granule.Name}-aligned");
+        if (hva + sizeBytes < hva || hva + sizeBytes > 1UL << HostConfig.VaBits)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: HVA range [0x{hva:x}, +0x{sizeBytes:x}) is not a valid user range (access_ok)");
+        if (ipa + sizeBytes < ipa)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: IPA 0x{ipa:x} + size 0x{sizeBytes:x} wraps");
+
+        Memslot? old = Memslots.ById(id);
+        if (sizeBytes == 0)
+            return DeleteSlot(id);
+
+        MemslotChange change;
+        if (old is null)
+        {
+            change = MemslotChange.Create;
+        }
+        else
+        {
+            if (hva != old.UserspaceAddr || sizeBytes != old.SizeBytes || ((flags ^ old.Flags) & MemslotFlags.ReadOnly) != 0)
+                return KvmResult.Fail(Errno.EINVAL, $"slot {id} exists ({old}): only its IPA or dirty-logging flag may change, not its HVA, size or READONLY flag");
+            if (ipa != old.Ipa)
+                change = MemslotChange.Move;
+            else if (flags != old.Flags)
+                change = MemslotChange.FlagsOnly;
+            else
+                return KvmResult.Ok;
+        }
+
+        if (change is MemslotChange.Create or MemslotChange.Move)
+        {
+            Memslot? other = Memslots.Overlapping(id, ipa, ipa + sizeBytes);
+            if (other is not null)
+                return KvmResult.Fail(Errno.EEXIST, $"slot {id}: IPA range [0x{ipa:x}, 0x{ipa + sizeBytes:x}) overlaps {other}");
+        }
+
+        // kvm_set_memslot: a moved slot's old range is invalidated (unmapped) before the architecture is asked.
+        if (change == MemslotChange.Move)
+            Policy.FlushShadowMemslot(this, old!);
+
+        var slot = new Memslot(id, ipa, sizeBytes, hva, flags, PageShift);
+        // kvm_prepare_memory_region: the dirty bitmap is kept from the old slot, or allocated.
+        if ((flags & MemslotFlags.LogDirtyPages) != 0)
+        {
+            slot.DirtyBitmap = old?.DirtyBitmap ?? NewDirtyBitmap(slot);
+        }
+
+        KvmResult prepared = Policy.PrepareMemoryRegion(this, old, slot, change);
+        if (!prepared.Succeeded)
+            return prepared;
+
+        if (old is not null)
+            Memslots.Remove(old);
+        Memslots.Add(slot);
+        Policy.CommitMemoryRegion(this, old, slot, change);
+        return KvmResult.Ok;
+    }
+
+    /// <summary>Deletes a slot (KVM_SET_USER_MEMORY_REGION with size 0): its IPA range is unmapped.</summary>
+    public KvmResult DeleteSlot(int id)
+    {
+        Memslot? old = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
+        if (old is null)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id} does not exist");
+        Policy.FlushShadowMemslot(this, old);
+        Memslots.Remove(old);
+        Policy.CommitMemoryRegion(this, old, null, MemslotChange.Delete);
+        return KvmResult.Ok;
+    }
+
+    /// <summary>Turns KVM_MEM_LOG_DIRTY_PAGES on or off (a flags-only update of the slot).</summary>
+    public KvmResult SetDirtyLogging(int id, bool on)
+    {
+        Memslot? slot = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
+        if (slot is null)
+            return KvmResult.Fail(Errno.EINVAL, $"slot {id} does not exist");
+        MemslotFlags flags = on ? slot.Flags | MemslotFlags.LogDirtyPages : slot.Flags & ~MemslotFlags.LogDirtyPages;
+        return SetUserMemoryRegion(id, slot.Ipa, slot.SizeBytes, slot.UserspaceAddr, flags);
+    }
+
+    private DirtyBitmap NewDirtyBitmap(Memslot slot)
+    {
+        var bitmap = new DirtyBitmap(slot.NPages);
+        // kvm_dirty_log_manual_protect_and_init_set: every page starts dirty.
+        if (Config.ManualDirtyLogProtect)
+            bitmap.SetAll();
+        return bitmap;
+    }
+}

@@ -1,0 +1,149 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.PageTables;
+
+namespace Stage2Lab.Kvm.Policies;
+
+/// <summary>
+/// Linux 5.13, before the 2021 series: a new slot's VM_PFNMAP VMAs are mapped page by page at once
+/// (kvm_phys_addr_ioremap); at fault time VM_PFNMAP or logging forces PAGE_SIZE, a device pfn forces PAGE_SIZE
+/// (91a2c34b7d6f), THP is recognised by kvm_is_transparent_hugepage(pfn).
+/// </summary>
+public class V5_13Policy : FaultPolicy
+{
+    public override string Name => "v5.13";
+
+    public override string Description => "Linux 5.13 (before the patch): BARs mapped page by page at slot creation";
+
+    public override Stage2ApiRevision PageTableApi => Stage2ApiRevision.V5_12;
+
+    /// <summary>
+    /// The first size user_mem_abort considers: the hstate size for hugetlbfs, else PAGE_SIZE; VM_PFNMAP (and
+    /// logging) then force PAGE_SIZE. The seed's patch replaces this step.
+    /// </summary>
+    protected virtual int VmaShift(KvmVm vm, Vma vma, ulong hva, bool logging, ref bool forcePte, DecisionRecord? x)
+    {
+        HostPageTableConfig host = vm.HostConfig;
+        int shift = host.PageShift;
+        if (vma.IsHugetlb)
+        {
+            shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
+            x?.Note("user_mem_abort", $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
+        }
+        if (logging || vma.IsPfnMap)
+        {
+            forcePte = true;
+            shift = host.PageShift;
+            x?.Note("user_mem_abort", logging ? "dirty logging is on: force_pte, PAGE_SIZE" : "VM_PFNMAP VMA: force_pte, PAGE_SIZE (device memory is mapped page by page)");
+        }
+        return shift;
+    }
+
+    /// <summary>What a device pfn does to force_pte: 5.13 forces pages (91a2c34b7d6f).</summary>
+    protected virtual bool DeviceForcesPte(ulong size, ulong pageSize) => true;
+
+    public override FaultResult UserMemAbort(in FaultContext ctx)
+    {
+        KvmVm vm = ctx.Vm;
+        HostPageTableConfig host = vm.HostConfig;
+        Memslot slot = ctx.Slot;
+        DecisionRecord? x = ctx.Explain;
+        ulong page = host.PageSize;
+        bool perm = ctx.IsPermissionFault;
+        ulong faultGranule = vm.Granule.LevelSize(ctx.FaultLevel);
+        bool logging = slot.IsLogging;
+
+        if (perm && !ctx.WriteFault && !ctx.ExecFault)
+        {
+            x?.Check("user_mem_abort", false, "read permission fault: unexpected, -EFAULT");
+            return FaultResult.Fail(Errno.EFAULT);
+        }
+        Vma? vma = vm.Host.FindVma(ctx.Hva);
+        if (vma is null)
+        {
+            x?.Check("find_vma_intersection", false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
+            return FaultResult.Fail(Errno.EFAULT);
+        }
+        x?.Check("find_vma_intersection", true, $"VMA {vma}");
+
+        bool forcePte = false;
+        int shift = VmaShift(vm, vma, ctx.Hva, logging, ref forcePte, x);
+        shift = KernelRules.ResolveVmaShift(host, slot, ctx.Hva, shift, ref forcePte, x);
+        ulong size = 1UL << shift;
+        ulong ipa = ctx.FaultIpa;
+        if (size == host.PmdSize || size == host.PudSize)
+            ipa &= ~(size - 1);
+        ulong gfnIpa = ipa & vm.Granule.PageMask;
+
+        if (!vm.FaultInPfn(slot, gfnIpa, out ulong pa, out bool writable))
+        {
+            x?.Check("gfn_to_pfn_prot", false, "no host page: -EFAULT");
+            return FaultResult.Fail(Errno.EFAULT);
+        }
+        x?.Note("gfn_to_pfn_prot", $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
+
+        bool device = vm.IsDevicePa(pa);
+        if (device)
+        {
+            if (DeviceForcesPte(size, page))
+                forcePte = true;
+            x?.Note("kvm_is_device_pfn", $"PA 0x{pa:x} is not RAM: device{(forcePte ? ", force_pte" : "")}");
+        }
+        else if (logging && !ctx.WriteFault)
+        {
+            writable = false;
+            x?.Note("user_mem_abort", "logging and not a write: map read-only until the page is written");
+        }
+
+        if (ctx.ExecFault && device)
+        {
+            x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
+            return FaultResult.Fail(Errno.ENOEXEC);
+        }
+
+        bool touchedNonRam = false;
+        if (size == page && !forcePte)
+            size = TransparentHugepageAdjust(vm, slot, ctx.Hva, ref ipa, ref pa, ref touchedNonRam, x);
+
+        Prot prot = Prot.R;
+        if (writable)
+            prot |= Prot.W;
+        if (ctx.ExecFault)
+            prot |= Prot.X;
+        if (device)
+            prot |= Prot.Device;
+        else if (vm.Features.Dic)
+            prot |= Prot.X;
+        KernelRules.NoteProt(x, prot, device ? "device memory" : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
+
+        bool relax = perm && size == faultGranule;
+        FaultResult result = KernelRules.Install(vm, relax, ipa, size, pa, prot, WalkFlags.HandleFault, x);
+        result.TouchedNonRamPage = touchedNonRam;
+        if (writable && result.PgtableErrno == 0)
+            vm.MarkPageDirty(slot, gfnIpa);
+        return result;
+    }
+
+    /// <summary>
+    /// transparent_hugepage_adjust (5.5 → 5.14): kvm_is_transparent_hugepage(pfn) first, then the slot check;
+    /// a THP maps PMD_SIZE from the PMD-aligned IPA and pfn.
+    /// </summary>
+    protected static ulong TransparentHugepageAdjust(KvmVm vm, Memslot slot, ulong hva, ref ulong ipa, ref ulong pa, ref bool touchedNonRam, DecisionRecord? x)
+    {
+        HostPageTableConfig host = vm.HostConfig;
+        if (!KernelRules.IsTransparentHugepage(vm, hva, pa, ref touchedNonRam, x)
+            || !KernelRules.FaultSupportsStage2HugeMapping(slot, hva, host.PmdSize, host.PageSize, x))
+            return host.PageSize;
+        ulong mask = ~(host.PmdSize - 1);
+        ipa &= mask;
+        pa &= mask;
+        x?.Note("transparent_hugepage_adjust", $"THP: map {SizeText.Format(host.PmdSize)} at IPA 0x{ipa:x}, PA 0x{pa:x}");
+        return host.PmdSize;
+    }
+
+    public override KvmResult PrepareMemoryRegion(KvmVm vm, Memslot? old, Memslot slot, MemslotChange change) =>
+        MemslotChecks.MapPfnMapAtCreation(vm, slot, change, ipaLimitInclusive: false);
+
+    public override void CommitMemoryRegion(KvmVm vm, Memslot? old, Memslot? slot, MemslotChange change) =>
+        MemslotChecks.WriteProtectOnLogging(vm, slot, change);
+}

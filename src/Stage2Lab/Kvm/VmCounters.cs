@@ -1,0 +1,49 @@
+namespace Stage2Lab.Kvm;
+
+/// <summary>Fault-path counts of a VM, by outcome and by mapping size.</summary>
+public struct VmCounters
+{
+    public long Accesses;
+    public long Hits;
+    public long Mapped;
+    public long Relaxed;
+    public long MmioExits;
+    public long Retries;
+    public long Errors;
+    public long Injected;
+    public long DirtyPagesMarked;
+    public long NonRamPageTouches;
+
+    public readonly long Faults => Mapped + Relaxed + MmioExits + Retries + Errors + Injected;
+
+    public void Count(in FaultResult result)
+    {
+        Accesses++;
+        switch (result.Outcome)
+        {
+            case FaultOutcome.Hit: Hits++; break;
+            case FaultOutcome.Mapped: Mapped++; break;
+            case FaultOutcome.Relaxed: Relaxed++; break;
+            case FaultOutcome.Mmio: MmioExits++; break;
+            case FaultOutcome.Retry: Retries++; break;
+            case FaultOutcome.Error: Errors++; break;
+            default: Injected++; break;
+        }
+        if (result.TouchedNonRamPage)
+            NonRamPageTouches++;
+    }
+
+    public static VmCounters operator -(VmCounters a, VmCounters b) => new()
+    {
+        Accesses = a.Accesses - b.Accesses,
+        Hits = a.Hits - b.Hits,
+        Mapped = a.Mapped - b.Mapped,
+        Relaxed = a.Relaxed - b.Relaxed,
+        MmioExits = a.MmioExits - b.MmioExits,
+        Retries = a.Retries - b.Retries,
+        Errors = a.Errors - b.Errors,
+        Injected = a.Injected - b.Injected,
+        DirtyPagesMarked = a.DirtyPagesMarked - b.DirtyPagesMarked,
+        NonRamPageTouches = a.NonRamPageTouches - b.NonRamPageTouches,
+    };
+}

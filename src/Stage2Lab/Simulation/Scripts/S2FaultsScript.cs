@@ -1,0 +1,332 @@
+using System.Text;
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.Kvm.Policies;
+
+namespace Stage2Lab.Simulation.Scripts;
+
+/// <summary>
+/// s2faults v1 (shared/spec/s2faults.md): a host, memslots and guest accesses, run through the host, KVM and
+/// fault-path model. The script is checked whole (host description included) before it runs.
+/// </summary>
+public static class S2FaultsScript
+{
+    /// <summary>Runs a script and returns the VM it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
+    public static KvmVm Run(ScriptSource source, TextWriter output, bool stats = false, Func<int, DecisionRecord?>? explainLine = null)
+    {
+        var check = new Runner(source.Name, null);
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+            check.Line(line, source.LineNumber);
+        check.Finish(source.LineNumber);
+
+        source.Rewind();
+        var runner = new Runner(source.Name, output) { ExplainLine = explainLine };
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+            runner.Line(line, source.LineNumber);
+        KvmVm vm = runner.Finish(source.LineNumber);
+        if (stats)
+            StatsWriter.Write(vm.Stage2, output);
+        return vm;
+    }
+
+    private enum Section
+    {
+        Header,
+        Host,
+        Events,
+    }
+
+    /// <summary>Parses and (when it has an output) executes lines in order.</summary>
+    private sealed class Runner
+    {
+        private readonly string _file;
+        private readonly TextWriter? _output;
+        private readonly List<ulong> _gfns = new();
+        private Section _section = Section.Header;
+        private Granule _granule = Granule.Size4K;
+        private int _ipaBits = 40;
+        private bool _fwb;
+        private bool _dic = true;
+        private string _policy = "v6.18";
+        private PhysicalMemory? _memory;
+        private HostAddressSpace? _host;
+        private KvmVm? _vm;
+
+        public Runner(string file, TextWriter? output)
+        {
+            _file = file;
+            _output = output;
+        }
+
+        public Func<int, DecisionRecord?>? ExplainLine { get; init; }
+
+        public KvmVm Finish(int lastLine)
+        {
+            if (_vm is null)
+            {
+                EnsureHost();
+                _vm = NewVm();
+            }
+            return _vm;
+        }
+
+        public void Line(ReadOnlySpan<byte> line, int number)
+        {
+            var tokens = new ScriptTokens(line);
+            if (!tokens.Next(out ReadOnlySpan<byte> word))
+                return;
+            var p = new LineParser(_file, number, tokens);
+            string keyword = Encoding.ASCII.GetString(word);
+            switch (keyword)
+            {
+                case "granule": Header(ref p, keyword); _granule = p.Granule(); break;
+                case "ipa-bits": Header(ref p, keyword); _ipaBits = p.IpaBits(); break;
+                case "fwb": Header(ref p, keyword); _fwb = p.OnOff(keyword); break;
+                case "dic": Header(ref p, keyword); _dic = p.OnOff(keyword); break;
+                case "policy":
+                    Header(ref p, keyword);
+                    _policy = p.Text(p.Word("policy name"));
+                    if (PolicyCatalog.TryGet(_policy) is null)
+                        throw p.Error($"unknown policy '{_policy}', expected one of {string.Join(", ", PolicyCatalog.Names)}");
+                    break;
+                case "ram": HostLine(ref p, keyword); Ram(ref p); break;
+                case "vma": HostLine(ref p, keyword); VmaLine(ref p); break;
+                case "remap": HostLine(ref p, keyword); Remap(ref p); break;
+                case "slot": Event(); Slot(ref p, number); break;
+                case "slot-delete": Event(); SlotDelete(ref p, number); break;
+                case "log": Event(); Log(ref p, number); break;
+                case "dirty": Event(); Dirty(ref p, number); break;
+                case "access": Event(); AccessLine(ref p, number); break;
+                case "munmap": Event(); Munmap(ref p, number); break;
+                case "dump":
+                    Event();
+                    p.End();
+                    if (_output is not null)
+                        DumpWriter.Write(_vm!.Stage2, _output);
+                    break;
+                default:
+                    throw p.Error($"unknown keyword '{keyword}', expected a header (granule, ipa-bits, fwb, dic, policy), a host line (ram, vma, remap) or an event (slot, slot-delete, log, dirty, access, munmap, dump)");
+            }
+            p.End();
+        }
+
+        private void Header(ref LineParser p, string keyword)
+        {
+            if (_section != Section.Header)
+                throw p.Error($"header line '{keyword}' after the host description or events; headers (granule, ipa-bits, fwb, dic, policy) come first");
+        }
+
+        private void HostLine(ref LineParser p, string keyword)
+        {
+            if (_section == Section.Events)
+                throw p.Error($"host line '{keyword}' after the first event; the host (ram, vma, remap) is described before any event");
+            EnsureHost();
+            _section = Section.Host;
+        }
+
+        private void Event()
+        {
+            EnsureHost();
+            _section = Section.Events;
+            _vm ??= NewVm();
+        }
+
+        private void EnsureHost()
+        {
+            if (_host is not null)
+                return;
+            _memory = new PhysicalMemory();
+            _host = new HostAddressSpace(new HostPageTableConfig(_granule), _memory);
+        }
+
+        private KvmVm NewVm()
+        {
+            var config = new VmConfig
+            {
+                Granule = _granule,
+                IpaBits = _ipaBits,
+                Features = new CpuFeatures(Fwb: _fwb, Dic: _dic, RangeTlbi: false),
+                MaxSlots = 512,
+            };
+            return new KvmVm(config, _host!, PolicyCatalog.Get(_policy));
+        }
+
+        private void Ram(ref LineParser p)
+        {
+            ulong basePa = p.Number("BASE");
+            ulong size = p.Number("SIZE");
+            HostResult r = _memory!.AddRam(basePa, size);
+            if (!r.Succeeded)
+                throw p.Error(r.Message!);
+        }
+
+        private void VmaLine(ref LineParser p)
+        {
+            ulong start = p.Number("START");
+            ulong size = p.Number("SIZE");
+            ReadOnlySpan<byte> kindWord = p.Word("kind (anon, hugetlb or pfnmap)");
+            string kind = p.Text(kindWord);
+            Vma vma;
+            switch (kind)
+            {
+                case "anon":
+                {
+                    ulong pa = p.Number("PA");
+                    bool thp = false;
+                    while (p.TryWord(out ReadOnlySpan<byte> flag))
+                    {
+                        if (!flag.SequenceEqual("thp"u8))
+                            throw p.Error($"unknown anon VMA flag '{p.Text(flag)}', expected thp");
+                        thp = true;
+                    }
+                    vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp };
+                    break;
+                }
+                case "hugetlb":
+                {
+                    ulong hsize = p.Number("HSIZE");
+                    ulong pa = p.Number("PA");
+                    vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = hsize };
+                    break;
+                }
+                case "pfnmap":
+                {
+                    ulong pgoff = p.Number("PGOFF");
+                    bool pmd = false, uncached = false, cacheable = false;
+                    while (p.TryWord(out ReadOnlySpan<byte> flag))
+                    {
+                        string f = p.Text(flag);
+                        switch (f)
+                        {
+                            case "pmd": pmd = true; break;
+                            case "uncached-ok": uncached = true; break;
+                            case "cacheable": cacheable = true; break;
+                            default: throw p.Error($"unknown pfnmap VMA flag '{f}', expected pmd, uncached-ok or cacheable");
+                        }
+                    }
+                    vma = new Vma
+                    {
+                        Start = start,
+                        End = start + size,
+                        Kind = VmaKind.PfnMap,
+                        PgOff = pgoff,
+                        HostPmd = pmd,
+                        Cacheable = cacheable,
+                        Flags = VmFlags.Read | VmFlags.Write | VmFlags.Shared | (uncached ? VmFlags.AllowAnyUncached : VmFlags.None),
+                    };
+                    break;
+                }
+                default:
+                    throw p.Error($"unknown VMA kind '{kind}', expected anon, hugetlb or pfnmap");
+            }
+            if (start + size < start)
+                throw p.Error($"VMA 0x{start:x} size 0x{size:x} wraps the address space");
+            HostResult r = _host!.AddVma(vma);
+            if (!r.Succeeded)
+                throw p.Error(r.Message!);
+        }
+
+        private void Remap(ref LineParser p)
+        {
+            ulong hva = p.Number("HVA");
+            ulong size = p.Number("SIZE");
+            ulong pa = p.Number("PA");
+            HostResult r = _host!.Remap(hva, size, pa);
+            if (!r.Succeeded)
+                throw p.Error(r.Message!);
+        }
+
+        private void Slot(ref LineParser p, int number)
+        {
+            ulong id = p.Number("ID");
+            ulong ipa = p.Number("IPA");
+            ulong size = p.Number("SIZE");
+            ulong hva = p.Number("HVA");
+            MemslotFlags flags = MemslotFlags.None;
+            while (p.TryWord(out ReadOnlySpan<byte> flag))
+            {
+                if (flag.SequenceEqual("ro"u8))
+                    flags |= MemslotFlags.ReadOnly;
+                else if (flag.SequenceEqual("log"u8))
+                    flags |= MemslotFlags.LogDirtyPages;
+                else
+                    throw p.Error($"unknown slot flag '{p.Text(flag)}', expected ro or log");
+            }
+            if (_output is null)
+                return;
+            KvmResult r = _vm!.SetUserMemoryRegion(id > int.MaxValue ? -1 : (int)id, ipa, size, hva, flags);
+            Write(r.Succeeded ? $"slot {number} ok\n" : $"slot {number} error {Errno.Name(r.Errno)}\n");
+        }
+
+        private void SlotDelete(ref LineParser p, int number)
+        {
+            ulong id = p.Number("ID");
+            if (_output is null)
+                return;
+            KvmResult r = _vm!.DeleteSlot(id > int.MaxValue ? -1 : (int)id);
+            if (!r.Succeeded)
+                Write($"slot-delete {number} error {Errno.Name(r.Errno)}\n");
+        }
+
+        private void Log(ref LineParser p, int number)
+        {
+            ulong id = p.Number("ID");
+            bool on = p.OnOff("log");
+            if (_output is null)
+                return;
+            KvmResult r = _vm!.SetDirtyLogging(id > int.MaxValue ? -1 : (int)id, on);
+            if (!r.Succeeded)
+                Write($"log {number} error {Errno.Name(r.Errno)}\n");
+        }
+
+        private void Dirty(ref LineParser p, int number)
+        {
+            ulong id = p.Number("ID");
+            if (_output is null)
+                return;
+            _gfns.Clear();
+            KvmResult r = _vm!.GetDirtyLog(id > int.MaxValue ? -1 : (int)id, _gfns);
+            if (!r.Succeeded)
+            {
+                Write($"dirty {number} error {Errno.Name(r.Errno)}\n");
+                return;
+            }
+            var text = new StringBuilder();
+            text.Append("dirty ").Append(number).Append(' ').Append(id).Append(' ').Append(_gfns.Count);
+            foreach (ulong gfn in _gfns)
+                text.Append(" 0x").Append(gfn.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+            text.Append('\n');
+            Write(text.ToString());
+        }
+
+        private void AccessLine(ref LineParser p, int number)
+        {
+            ulong ipa = p.Number("IPA");
+            ReadOnlySpan<byte> kindWord = p.Word("access kind (r, w or x)");
+            Span<char> kindChars = stackalloc char[kindWord.Length];
+            for (int i = 0; i < kindWord.Length; i++)
+                kindChars[i] = (char)kindWord[i];
+            if (!AccessKindExtensions.TryParse(kindChars, out AccessKind kind))
+                throw p.Error($"bad access kind '{p.Text(kindWord)}', expected r, w or x");
+            if (_output is null)
+                return;
+            DecisionRecord? explain = ExplainLine?.Invoke(number);
+            FaultResult result = _vm!.Access(ipa, kind, explain);
+            FaultLineWriter.Write(_output, number, result);
+        }
+
+        private void Munmap(ref LineParser p, int number)
+        {
+            ulong hva = p.Number("HVA");
+            ulong size = p.Number("SIZE");
+            if (_output is null)
+                return;
+            HostResult r = _vm!.Munmap(hva, size);
+            if (!r.Succeeded)
+                Write($"munmap {number} error {Errno.Name(r.Errno)}\n");
+        }
+
+        private void Write(string text) => _output!.Write(text);
+    }
+}
