@@ -8,6 +8,9 @@ public static class CliApp
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("Stage2Lab: how KVM/arm64 maps guest memory at stage 2, bit-exact with the kernel. " + ExitCodes.HelpText);
+        root.Subcommands.Add(ScenarioCommands.Compare(stdout, stderr));
+        root.Subcommands.Add(ScenarioCommands.Run(stdout, stderr));
+        root.Subcommands.Add(ScenarioCommands.Explain(stdout, stderr));
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

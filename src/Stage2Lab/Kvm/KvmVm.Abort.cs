@@ -6,6 +6,13 @@ namespace Stage2Lab.Kvm;
 /// <summary>Guest accesses: the hardware walk, then kvm_handle_guest_abort.</summary>
 public sealed partial class KvmVm
 {
+    /// <summary>When set, every fault that reaches user_mem_abort leaves its page-table events in
+    /// <see cref="LastFaultEvents"/> (a snapshot per fault; hits cost nothing).</summary>
+    public bool RecordFaultEvents { get; set; }
+
+    /// <summary>The page-table events of the last fault that reached user_mem_abort (see <see cref="RecordFaultEvents"/>).</summary>
+    public Stage2Counters LastFaultEvents { get; private set; }
+
     /// <summary>
     /// One guest access. The stage-2 table is walked as the MMU would: a valid leaf with the permission is a hit
     /// (the hardware sets AF). Otherwise the abort it raises — translation fault at the level the walk stopped,
@@ -86,10 +93,15 @@ public sealed partial class KvmVm
             explain.Note("gfn_to_hva_memslot_prot", $"IPA 0x{faultIpa:x} is in {slot}: HVA 0x{hva:x}");
         }
         var ctx = new FaultContext(this, slot, faultIpa, hva, access, status, level, explain);
-        Stage2Counters before = explain is null ? default : Stage2.Counters;
+        bool track = explain is not null || RecordFaultEvents;
+        Stage2Counters before = track ? Stage2.Counters : default;
         FaultResult result = Policy.UserMemAbort(in ctx);
-        if (explain is not null)
-            explain.Events = Stage2.Counters - before;
+        if (track)
+        {
+            LastFaultEvents = Stage2.Counters - before;
+            if (explain is not null)
+                explain.Events = LastFaultEvents;
+        }
         return result;
     }
 }

@@ -207,6 +207,23 @@ public static class KernelRules
             x?.Note("kvm_pgtable_stage2_map", $"map IPA 0x{ipa:x} size {SizeText.Format(sizeBytes)} to PA 0x{pa:x} {prot.ToLetters()}{(ret != 0 ? $": {Errno.Name(ret)}" : "")}");
         }
         result.PgtableErrno = -ret;
+        if (x is not null && !relax && ret == 0)
+            NoteHostMismatch(vm, x, ipa, sizeBytes, pa);
         return result;
+    }
+
+    /// <summary>For an explanation: does the new leaf map the faulting page where the host maps its HVA?</summary>
+    private static void NoteHostMismatch(KvmVm vm, DecisionRecord x, ulong ipa, ulong sizeBytes, ulong pa)
+    {
+        ulong faultPage = x.Ipa & vm.Granule.PageMask;
+        Memslot? slot = vm.Memslots.Find(faultPage);
+        if (slot is null || faultPage < ipa || faultPage - ipa >= sizeBytes)
+            return;
+        ulong hva = slot.HvaOf(faultPage);
+        ulong mapped = pa + (faultPage - ipa);
+        if (!vm.Host.TryTranslate(hva, out Host.HostMapping host))
+            x.Check("host page table", false, $"the leaf covers HVA 0x{hva:x}, which no VMA maps: the guest reaches PA 0x{mapped:x} the VMM does not own");
+        else if (host.Pa != mapped)
+            x.Check("host page table", false, $"the leaf maps IPA 0x{faultPage:x} to PA 0x{mapped:x}, but the host maps its HVA 0x{hva:x} to PA 0x{host.Pa:x}: a wrong-PA mapping");
     }
 }

@@ -13,15 +13,15 @@ namespace Stage2Lab.Simulation.Scripts;
 public static class S2FaultsScript
 {
     /// <summary>Runs a script and returns the VM it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
-    public static KvmVm Run(ScriptSource source, TextWriter output, bool stats = false, Func<int, DecisionRecord?>? explainLine = null)
+    public static KvmVm Run(ScriptSource source, TextWriter output, bool stats = false, Func<int, DecisionRecord?>? explainLine = null, string? policyOverride = null)
     {
-        var check = new Runner(source.Name, null);
+        var check = new Runner(source.Name, null) { PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
             check.Line(line, source.LineNumber);
         check.Finish(source.LineNumber);
 
         source.Rewind();
-        var runner = new Runner(source.Name, output) { ExplainLine = explainLine };
+        var runner = new Runner(source.Name, output) { ExplainLine = explainLine, PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
             runner.Line(line, source.LineNumber);
         KvmVm vm = runner.Finish(source.LineNumber);
@@ -60,6 +60,9 @@ public static class S2FaultsScript
         }
 
         public Func<int, DecisionRecord?>? ExplainLine { get; init; }
+
+        /// <summary>Runs the script under this policy instead of its header's.</summary>
+        public string? PolicyOverride { get; init; }
 
         public KvmVm Finish(int lastLine)
         {
@@ -149,7 +152,7 @@ public static class S2FaultsScript
                 Features = new CpuFeatures(Fwb: _fwb, Dic: _dic, RangeTlbi: false),
                 MaxSlots = 512,
             };
-            return new KvmVm(config, _host!, PolicyCatalog.Get(_policy));
+            return new KvmVm(config, _host!, PolicyCatalog.Get(PolicyOverride ?? _policy));
         }
 
         private void Ram(ref LineParser p)
@@ -312,6 +315,12 @@ public static class S2FaultsScript
             if (_output is null)
                 return;
             DecisionRecord? explain = ExplainLine?.Invoke(number);
+            if (explain is not null)
+            {
+                explain.Policy = PolicyOverride ?? _policy;
+                explain.Ipa = ipa;
+                explain.Access = kind;
+            }
             FaultResult result = _vm!.Access(ipa, kind, explain);
             FaultLineWriter.Write(_output, number, result);
         }

@@ -1,0 +1,202 @@
+using System.CommandLine;
+using Stage2Lab.Kvm.Policies;
+using Stage2Lab.Reports;
+using Stage2Lab.Simulation.Runs;
+using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Scripts;
+
+namespace Stage2Lab.Cli;
+
+/// <summary>`s2lab run`, `s2lab compare` and `s2lab explain`.</summary>
+internal static class ScenarioCommands
+{
+    public static Command Run(TextWriter stdout, TextWriter stderr)
+    {
+        var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON, see docs/scenario-format.md)." };
+        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyCatalog.Names)}. Default: the newest policy the scenario lists." };
+        var output = new OutputOptions();
+        var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase. " + ExitCodes.HelpText)
+        {
+            scenario,
+            policy,
+        };
+        output.AddTo(command);
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
+            string name = parse.GetValue(policy) ?? s.Vm.Policies.OrderBy(p => IndexOf(p)).Last();
+            CheckPolicy(name);
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions());
+            output.Emit(parse, result, [RunTables.Phases(result.Runs[0])], Decisions(result.Runs[0]), stdout);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Compare(TextWriter stdout, TextWriter stderr)
+    {
+        var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON)." };
+        var policies = new Option<string[]>("--policies") { Description = "Policies to compare, in order (the first is the baseline of the ratios). Default: the scenario's list.", AllowMultipleArgumentsPerToken = true };
+        var output = new OutputOptions();
+        var command = new Command("compare", "Run a scenario under every policy and show them side by side, with ratios against the first. " + ExitCodes.HelpText)
+        {
+            scenario,
+            policies,
+        };
+        output.AddTo(command);
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
+            string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
+            foreach (string n in names)
+                CheckPolicy(n);
+            ScenarioResult result = Execute(s, names, stderr, new RunOptions());
+            output.Emit(parse, result, [RunTables.Compare(result)], "", stdout);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Explain(TextWriter stdout, TextWriter stderr)
+    {
+        var file = new Argument<string>("file") { Description = "A scenario file, or an .s2faults script (with --line)." };
+        var ipa = new Option<string?>("--ipa") { Description = "Scenario: the IPA whose fault to explain (hex, or with K/M/G suffix)." };
+        var policy = new Option<string?>("--policy") { Description = "The kernel policy (default: the scenario's newest; for a script, its policy header)." };
+        var ev = new Option<int?>("--event") { Description = "Scenario: only a fault during this timeline event (1-based)." };
+        var line = new Option<int?>("--line") { Description = ".s2faults script: the line of the access to explain." };
+        var output = new OutputOptions();
+        var command = new Command("explain", "Explain one fault step by step: the slot and VMA found, every size tried and why it passed or failed, the final size and prot, and the page-table work it caused. " + ExitCodes.HelpText)
+        {
+            file,
+            ipa,
+            policy,
+            ev,
+            line,
+        };
+        output.AddTo(command);
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string path = parse.GetValue(file)!;
+            if (path.EndsWith(".s2faults", StringComparison.OrdinalIgnoreCase))
+                return ExplainScriptLine(path, parse.GetValue(line), parse.GetValue(policy), stdout, stderr);
+            if (parse.GetValue(ipa) is not { } ipaText)
+                throw new UsageException("explain needs --ipa ADDR for a scenario (or --line N for an .s2faults script)");
+            if (!ScriptNumber.TryParse(ipaText.Replace("_", ""), out ulong ipaValue))
+                throw new UsageException($"--ipa '{ipaText}' is not an address; expected hex like 0x8000_0000 or a size like 2G");
+            Scenario s = ScenarioReader.Load(path);
+            string name = parse.GetValue(policy) ?? s.Vm.Policies.OrderBy(p => IndexOf(p)).Last();
+            CheckPolicy(name);
+            int? eventNumber = parse.GetValue(ev);
+            if (eventNumber is { } n && (n < 1 || n > s.Timeline.Count))
+                throw new UsageException($"--event {n} is out of range; the timeline has events 1..{s.Timeline.Count}");
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { ExplainIpa = ipaValue, ExplainEvent = eventNumber, CostliestDecisions = 0 });
+            PolicyRun run = result.Runs[0];
+            string text = (run.ExplainedNote is null ? "" : $"({run.ExplainedNote})\n") + (run.Explained is null ? "nothing to explain\n" : DecisionText.Render(run.Explained));
+            if (parse.GetValue(output.Format) == "table" && parse.GetValue(output.Out) is null)
+            {
+                stdout.Write(text);
+                if (parse.GetValue(output.Report) is { } report)
+                    AtomicFile.Write(report, HtmlReport.Render(result));
+            }
+            else
+            {
+                output.Emit(parse, result, [], text, stdout);
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static int ExplainScriptLine(string path, int? line, string? policy, TextWriter stdout, TextWriter stderr)
+    {
+        if (line is null)
+            throw new UsageException("explain of an .s2faults script needs --line N (the line of an access)");
+        if (policy is not null)
+            CheckPolicy(policy);
+        Kvm.DecisionRecord? record = null;
+        using ScriptSource source = ScriptSource.OpenFile(path);
+        S2FaultsScript.Run(source, TextWriter.Null, stats: false, explainLine: n => n == line ? record = new Kvm.DecisionRecord() : null, policyOverride: policy);
+        if (record is null)
+            throw new UsageException($"{path}:{line}: not an access line; --line must name an 'access' event");
+        stdout.Write(DecisionText.Render(record));
+        return ExitCodes.Ok;
+    }
+
+    private static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions baseOptions)
+    {
+        var bar = new ProgressBar(stderr);
+        var result = new ScenarioResult { Scenario = s.Name, File = s.SourceFile, Description = s.Description };
+        foreach (string policy in policies)
+        {
+            bar.Label = policy;
+            var options = new RunOptions
+            {
+                ExplainIpa = baseOptions.ExplainIpa,
+                ExplainEvent = baseOptions.ExplainEvent,
+                CostliestDecisions = baseOptions.CostliestDecisions,
+                Progress = bar.Report,
+            };
+            result.Runs.Add(ScenarioRunner.Run(s, policy, options));
+        }
+        bar.Done();
+        return result;
+    }
+
+    private static string Decisions(PolicyRun run)
+    {
+        if (run.CostliestDecisions.Count == 0)
+            return "";
+        var text = new System.Text.StringBuilder("The costliest faults:\n");
+        foreach (CostlyDecision d in run.CostliestDecisions)
+            text.Append($"[{d.Phase}, access #{d.AccessIndex}, ~{Format.Duration(d.EstimatedNs)}]\n").Append(DecisionText.Render(d.Record));
+        return text.ToString();
+    }
+
+    private static int IndexOf(string policy) => PolicyCatalog.Names.ToList().IndexOf(policy);
+
+    private static void CheckPolicy(string name)
+    {
+        if (PolicyCatalog.TryGet(name) is null)
+            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyCatalog.Names)}");
+    }
+
+    /// <summary>Runs a command body, turning input errors into messages and exit code 2.</summary>
+    internal static int Guard(TextWriter stderr, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (ScenarioException ex)
+        {
+            foreach (ScenarioError error in ex.Errors)
+                stderr.WriteLine(error.ToString());
+            stderr.WriteLine(ex.Errors.Count == 1 ? "1 error; nothing was run or written." : $"{ex.Errors.Count} errors; nothing was run or written.");
+            return ExitCodes.BadInput;
+        }
+        catch (ScriptException ex)
+        {
+            stderr.WriteLine(ex.Message);
+            return ExitCodes.BadInput;
+        }
+        catch (UsageException ex)
+        {
+            stderr.WriteLine("s2lab: " + ex.Message);
+            return ExitCodes.BadInput;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine("s2lab: " + ex.Message);
+            return ExitCodes.BadInput;
+        }
+    }
+}
+
+/// <summary>A command-line mistake: a message and exit code 2.</summary>
+internal sealed class UsageException : Exception
+{
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+}

@@ -1,0 +1,145 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Kvm;
+using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Runs;
+
+namespace Stage2Lab.Reports;
+
+/// <summary>The tables `run` and `compare` print, built from run results.</summary>
+public static class RunTables
+{
+    /// <summary>Every policy side by side, each cell with its ratio against the first policy.</summary>
+    public static ReportTable Compare(ScenarioResult result)
+    {
+        var columns = new List<string> { "" };
+        columns.AddRange(result.Runs.Select(r => r.Policy));
+        var table = new ReportTable($"{result.Scenario}: policies compared (ratios against {result.Runs[0].Policy})", columns.ToArray());
+        PolicyRun first = result.Runs[0];
+        Granule granule = first.Granule;
+
+        void Row(string label, Func<PolicyRun, double> value, Func<double, string> show)
+        {
+            var cells = new string[result.Runs.Count + 1];
+            cells[0] = label;
+            double baseline = value(first);
+            for (int i = 0; i < result.Runs.Count; i++)
+            {
+                double v = value(result.Runs[i]);
+                string ratio = i == 0 ? "" : Format.Ratio(v, baseline);
+                cells[i + 1] = ratio.Length == 0 ? show(v) : $"{show(v)} {ratio}";
+            }
+            table.Add(cells);
+        }
+        string Count(double v) => Format.Count((long)v);
+
+        table.Section();
+        Row("stage-2 faults", r => r.TotalFaults.Faults, Count);
+        Row("  mapped", r => r.TotalFaults.Mapped, Count);
+        Row("  permissions relaxed", r => r.TotalFaults.Relaxed, Count);
+        Row("  MMIO exits", r => r.TotalFaults.MmioExits, Count);
+        Row("  errors (EFAULT/ENOEXEC)", r => r.TotalFaults.Errors, Count);
+        Row("guest accesses", r => r.TotalFaults.Accesses, Count);
+        table.Section();
+        Row("leaves mapped at slot creation", r => r.Phases[0].Events.LeavesInstalled, Count);
+        Row("leaves installed", r => r.TotalEvents.LeavesInstalled, Count);
+        for (int level = granule.MinBlockLevel; level <= Granule.LastLevel; level++)
+        {
+            int l = level;
+            string what = l == Granule.LastLevel ? "pages" : "blocks";
+            Row($"live {SizeText.Format(granule.LevelSize(l))} {what} (L{l}) at the end", r => r.Final.Leaves[l], Count);
+        }
+        table.Section();
+        Row("page-table memory at the end", r => r.Final.TableBytes, v => Format.Bytes(v));
+        Row("  table pages", r => r.Final.TablePages.Sum(), Count);
+        table.Section();
+        Row("TLB invalidations", r => r.TotalEvents.TlbiTotal, Count);
+        Row("  whole-VMID (VMALLS12E1IS)", r => r.TotalEvents[Stage2Counter.TlbiVmalls12e1is], Count);
+        Row("descriptor writes", r => r.TotalEvents[Stage2Counter.DescriptorWrites], Count);
+        Row("break-before-make", r => r.TotalEvents[Stage2Counter.BreakBeforeMake], Count);
+        Row("cleaned to PoC", r => r.TotalEvents[Stage2Counter.DcacheCleanBytes], v => Format.Bytes(v));
+        Row("I-cache invalidated", r => r.TotalEvents[Stage2Counter.IcacheInvalBytes], v => Format.Bytes(v));
+        Row("dirty pages at the end", r => r.Final.DirtyPages, Count);
+        table.Section();
+        Row($"estimated host time ({first.Profile.Name})", r => r.TotalEstimatedNs, Format.Duration);
+        for (int p = 0; p < first.Phases.Count; p++)
+        {
+            int phase = p;
+            Row($"  {first.Phases[p].Name}", r => phase < r.Phases.Count ? r.Phases[phase].EstimatedNs : 0, Format.Duration);
+        }
+        if (result.Runs.Any(r => r.Violations.Count > 0))
+        {
+            table.Section();
+            Row("invariant violations", r => r.Violations.Count, Count);
+        }
+        foreach (PolicyRun run in result.Runs)
+            table.Notes.Add($"{run.Policy}: {run.Description}");
+        table.Notes.Add($"Cost profile {first.Profile.Name}: {first.Profile.Description}");
+        foreach (PolicyRun run in result.Runs)
+        {
+            foreach (PhaseResult phase in run.Phases)
+            {
+                foreach (string refusal in phase.Refusals)
+                    table.Notes.Add($"{run.Policy}, {phase.Name}: refused {refusal}");
+            }
+        }
+        return table;
+    }
+
+    /// <summary>One policy, phase by phase.</summary>
+    public static ReportTable Phases(PolicyRun run)
+    {
+        Granule g = run.Granule;
+        var table = new ReportTable($"{run.Policy}: phase by phase", "phase", "accesses", "faults", "MMIO", "leaves installed", "tables at end", "TLBIs", "cleaned", $"time ({run.Profile.Name})");
+        foreach (PhaseResult p in run.Phases)
+        {
+            table.Add(
+                p.Name,
+                Format.Count(p.Accesses),
+                Format.Count(p.Faults.Faults),
+                Format.Count(p.Faults.MmioExits),
+                Leaves(p.Events, g),
+                $"{Format.Count(p.TablePages.Sum())} ({Format.Bytes(p.TableBytes)})",
+                Format.Count(p.Events.TlbiTotal),
+                Format.Bytes(p.Events[Stage2Counter.DcacheCleanBytes]),
+                Format.Duration(p.EstimatedNs));
+        }
+        var totalEvents = run.TotalEvents;
+        var totalFaults = run.TotalFaults;
+        table.Section();
+        table.Add("total", Format.Count(totalFaults.Accesses), Format.Count(totalFaults.Faults), Format.Count(totalFaults.MmioExits),
+            Leaves(totalEvents, g), "", Format.Count(totalEvents.TlbiTotal), Format.Bytes(totalEvents[Stage2Counter.DcacheCleanBytes]), Format.Duration(run.TotalEstimatedNs));
+        table.Notes.Add($"{run.Policy}: {run.Description}");
+        table.Notes.Add($"At the end: {FinalLeaves(run)}; page tables {Format.Bytes(run.Final.TableBytes)} in {Format.Count(run.Final.TablePages.Sum())} pages; {Format.Count(run.Final.DirtyPages)} dirty pages.");
+        foreach (PhaseResult phase in run.Phases)
+        {
+            foreach (string refusal in phase.Refusals)
+                table.Notes.Add($"{phase.Name}: refused {refusal}");
+        }
+        foreach (string v in run.Violations)
+            table.Notes.Add("invariant violation: " + v);
+        return table;
+    }
+
+    public static string FinalLeaves(PolicyRun run)
+    {
+        var parts = new List<string>();
+        for (int level = 0; level <= Granule.LastLevel; level++)
+        {
+            if (run.Final.Leaves[level] != 0)
+                parts.Add($"{Format.Count(run.Final.Leaves[level])} × {SizeText.Format(run.Granule.LevelSize(level))} ({Format.Bytes(run.Final.MappedBytes[level])})");
+        }
+        return parts.Count == 0 ? "nothing mapped" : string.Join(", ", parts);
+    }
+
+    private static string Leaves(in Stage2Counters e, Granule g)
+    {
+        var parts = new List<string>();
+        for (int level = 0; level <= Granule.LastLevel; level++)
+        {
+            long n = e[Stage2Counter.LeavesInstalledL0 + level];
+            if (n != 0)
+                parts.Add($"{Format.Count(n)}×{SizeText.Format(g.LevelSize(level))}");
+        }
+        return parts.Count == 0 ? "0" : string.Join(" ", parts);
+    }
+}

@@ -1,0 +1,520 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.Kvm.Policies;
+using Stage2Lab.Simulation.Metrics;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Stage2Lab.Simulation.Scenarios;
+
+/// <summary>
+/// Reads a scenario from YAML or JSON (the same model; JSON is read by the YAML parser, so errors carry line
+/// and column either way). All errors of a file are collected and thrown together as a
+/// <see cref="ScenarioException"/>.
+/// </summary>
+public static class ScenarioReader
+{
+    /// <summary>Largest size a scenario may use anywhere (2^52: the arm64 PA limit).</summary>
+    public const ulong MaxSizeBytes = 1UL << 52;
+
+    public static Scenario Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ScenarioException([new ScenarioError(path, 0, 0, "", $"cannot read the file: {ex.Message}")]);
+        }
+        return Parse(text, path, Path.GetDirectoryName(Path.GetFullPath(path)));
+    }
+
+    public static Scenario Parse(string text, string file, string? baseDirectory = null)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException ex)
+        {
+            throw new ScenarioException([new ScenarioError(file, (int)ex.Start.Line, (int)ex.Start.Column, "", $"not valid YAML/JSON: {ex.InnerException?.Message ?? ex.Message}")]);
+        }
+        if (stream.Documents.Count == 0)
+            throw new ScenarioException([new ScenarioError(file, 1, 1, "", "the file is empty; expected a mapping with host, mappings, vm, memslots, timeline")]);
+
+        var r = new YamlNodeReader(file);
+        var scenario = new Scenario { SourceFile = file };
+        var binder = new Binder(r, scenario, baseDirectory ?? Directory.GetCurrentDirectory());
+        binder.Root(stream.Documents[0].RootNode);
+        if (r.Errors.Count == 0)
+            binder.Validate();
+        if (r.Errors.Count > 0)
+            throw new ScenarioException(r.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList());
+        return scenario;
+    }
+
+    private sealed class Binder
+    {
+        private readonly YamlNodeReader _r;
+        private readonly Scenario _s;
+        private readonly string _baseDirectory;
+        private readonly Dictionary<string, YamlNode> _policyNodes = new();
+        private YamlNode _root = new YamlScalarNode();
+
+        public Binder(YamlNodeReader r, Scenario s, string baseDirectory)
+        {
+            _r = r;
+            _s = s;
+            _baseDirectory = baseDirectory;
+        }
+
+        public void Root(YamlNode root)
+        {
+            _root = root;
+            var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline");
+            if (f is null)
+                return;
+            _s.Name = f.String("name") ?? Path.GetFileNameWithoutExtension(_s.SourceFile);
+            _s.Description = f.String("description");
+            if (f.Require("host", "page size, RAM ranges, device regions"))
+                Host(f["host"]!);
+            if (f["mappings"] is { } mappings)
+                Mappings(mappings);
+            if (f["vm"] is { } vm)
+                Vm(vm);
+            if (f["memslots"] is { } slots && _r.Sequence(slots, "memslots") is { } seq)
+            {
+                for (int i = 0; i < seq.Children.Count; i++)
+                {
+                    if (Memslot(seq.Children[i], YamlNodeReader.Index("memslots", i)) is { } slot)
+                        _s.Memslots.Add(slot);
+                }
+            }
+            if (f["timeline"] is { } timeline)
+                Timeline(timeline);
+        }
+
+        private void Host(YamlNode node)
+        {
+            var f = _r.Mapping(node, "host", "page-size", "va-bits", "thp", "ram", "devices");
+            if (f is null)
+                return;
+            HostSpec host = _s.Host;
+            if (f["page-size"] is { } ps && _r.Choice(ps, f.PathOf("page-size"), "4K", "16K", "64K") is { } g)
+            {
+                Granule.TryParse(g, out Granule granule);
+                host.PageSize = granule;
+            }
+            host.VaBits = f.Int("va-bits", 36, 52) ?? 48;
+            if (f.Choice("thp", "never", "madvise", "always") is { } thp)
+                host.Thp = thp switch { "never" => ThpMode.Never, "madvise" => ThpMode.Madvise, _ => ThpMode.Always };
+            if (f.Require("ram", "a list of RAM ranges with base and size"))
+                Ranges(f["ram"]!, "host.ram", host.Ram, "ram");
+            if (f["devices"] is { } devices)
+                Ranges(devices, "host.devices", host.Devices, "device");
+        }
+
+        private void Ranges(YamlNode node, string path, List<RangeSpec> into, string defaultName)
+        {
+            if (_r.Sequence(node, path) is not { } seq)
+                return;
+            for (int i = 0; i < seq.Children.Count; i++)
+            {
+                string p = YamlNodeReader.Index(path, i);
+                var f = _r.Mapping(seq.Children[i], p, "name", "base", "size");
+                if (f is null)
+                    continue;
+                bool ok = f.Require("base", "the first physical address") & f.Require("size", "bytes, e.g. 16G");
+                ulong? b = f.Size("base"), size = f.Size("size");
+                if (!ok || b is null || size is null)
+                    continue;
+                if (size == 0 || size > MaxSizeBytes || b + size > MaxSizeBytes)
+                {
+                    _r.Error(f["size"]!, f.PathOf("size"), $"size {SizeText.Format(size.Value)} at 0x{b:x} must be non-zero and end below 2^52 (the arm64 physical address limit)");
+                    continue;
+                }
+                into.Add(new RangeSpec { Name = f.String("name") ?? $"{defaultName}{i}", Base = b.Value, SizeBytes = size.Value, Where = _r.Span(seq.Children[i], p) });
+            }
+        }
+
+        private void Mappings(YamlNode node)
+        {
+            if (_r.Sequence(node, "mappings") is not { } seq)
+                return;
+            for (int i = 0; i < seq.Children.Count; i++)
+            {
+                string p = YamlNodeReader.Index("mappings", i);
+                var f = _r.Mapping(seq.Children[i], p, "name", "kind", "start", "size", "pa", "thp", "huge-page-size",
+                    "pgoff", "device", "device-offset", "vfio-region", "host-pmd", "uncached-ok", "cacheable", "mixedmap",
+                    "fault-time-remap", "read-only", "pieces");
+                if (f is null)
+                    continue;
+                bool ok = f.Require("kind", "anon, hugetlb or pfnmap") & f.Require("start", "the VMA's first HVA") & f.Require("size", "bytes");
+                var vma = new VmaSpec { Name = f.String("name") ?? $"mapping{i}", Where = _r.Span(seq.Children[i], p) };
+                string? kind = f.Choice("kind", "anon", "hugetlb", "pfnmap");
+                vma.Kind = kind switch { "hugetlb" => VmaKind.Hugetlb, "pfnmap" => VmaKind.PfnMap, _ => VmaKind.Anonymous };
+                vma.Start = f.Size("start") ?? 0;
+                vma.SizeBytes = f.Size("size") ?? 0;
+                vma.Pa = f.Size("pa");
+                vma.Thp = f.Bool("thp");
+                vma.HugePageSize = f.Size("huge-page-size") ?? 0;
+                vma.PgOff = f.Size("pgoff");
+                vma.Device = f.String("device");
+                vma.DeviceOffset = f.Size("device-offset") ?? 0;
+                vma.VfioRegionIndex = f.Int("vfio-region", 0, 9);
+                vma.HostPmd = f.Bool("host-pmd") ?? false;
+                vma.UncachedOk = f.Bool("uncached-ok") ?? false;
+                vma.Cacheable = f.Bool("cacheable") ?? false;
+                vma.MixedMap = f.Bool("mixedmap") ?? false;
+                vma.FaultTimeRemap = f.Bool("fault-time-remap") ?? false;
+                vma.ReadOnly = f.Bool("read-only") ?? false;
+                if (f["pieces"] is { } pieces && _r.Sequence(pieces, f.PathOf("pieces")) is { } ps)
+                {
+                    for (int j = 0; j < ps.Children.Count; j++)
+                    {
+                        string pp = YamlNodeReader.Index(f.PathOf("pieces"), j);
+                        var pf = _r.Mapping(ps.Children[j], pp, "offset", "size", "pa");
+                        if (pf is null)
+                            continue;
+                        if (pf.Require("offset", "bytes from the mapping's start") & pf.Require("size", "bytes") & pf.Require("pa", "the physical address"))
+                            vma.Pieces.Add(new RemapPiece(vma.Start + (pf.Size("offset") ?? 0), pf.Size("size") ?? 0, pf.Size("pa") ?? 0));
+                    }
+                }
+                if (kind == "hugetlb" && !f.Has("huge-page-size"))
+                    f.Require("huge-page-size", "the hugetlbfs page size, e.g. 2M or 1G");
+                if (kind == "pfnmap" && !f.Has("pgoff") && !f.Has("device"))
+                    _r.Error(seq.Children[i], p, "a pfnmap mapping needs 'device' (a host device region) or 'pgoff' (vm_pgoff in pages)");
+                if (ok)
+                    _s.Mappings.Add(vma);
+            }
+        }
+
+        private void Vm(YamlNode node)
+        {
+            var f = _r.Mapping(node, "vm", "ipa-bits", "fwb", "dic", "range-tlbi", "policies", "eager-split-chunk", "manual-dirty-log-protect", "cost-profile", "max-slots");
+            if (f is null)
+                return;
+            VmSpec vm = _s.Vm;
+            vm.IpaBits = f.Int("ipa-bits", Stage2Geometry.MinIpaBits, Stage2Geometry.MaxIpaBits) ?? 40;
+            vm.Fwb = f.Bool("fwb") ?? false;
+            vm.Dic = f.Bool("dic") ?? true;
+            vm.RangeTlbi = f.Bool("range-tlbi") ?? false;
+            vm.EagerSplitChunkBytes = f.Size("eager-split-chunk") ?? 0;
+            vm.ManualDirtyLogProtect = f.Bool("manual-dirty-log-protect") ?? false;
+            vm.MaxSlots = f.Int("max-slots", 1, 32764) ?? 32764;
+            if (f.String("cost-profile") is { } profile)
+            {
+                if (CostProfiles.TryGet(profile) is null)
+                    _r.Error(f["cost-profile"]!, f.PathOf("cost-profile"), $"unknown cost profile '{profile}'; expected one of {string.Join(", ", CostProfiles.Names)}");
+                vm.CostProfile = profile;
+            }
+            if (f["policies"] is { } policies && _r.Sequence(policies, f.PathOf("policies")) is { } seq)
+            {
+                for (int i = 0; i < seq.Children.Count; i++)
+                {
+                    string p = YamlNodeReader.Index(f.PathOf("policies"), i);
+                    if (_r.Choice(seq.Children[i], p, PolicyCatalog.Names.ToArray()) is { } name)
+                    {
+                        vm.Policies.Add(name);
+                        _policyNodes[name] = seq.Children[i];
+                    }
+                }
+            }
+        }
+
+        private MemslotSpec? Memslot(YamlNode node, string path)
+        {
+            var f = _r.Mapping(node, path, "id", "ipa", "size", "hva", "mapping", "offset", "readonly", "log");
+            if (f is null)
+                return null;
+            bool ok = f.Require("id", "the slot number") & f.Require("ipa", "the guest physical base");
+            var slot = new MemslotSpec { Where = _r.Span(node, path) };
+            slot.Id = f.Int("id", 0, 32763) ?? 0;
+            slot.Ipa = f.Size("ipa") ?? 0;
+            ulong offset = f.Size("offset") ?? 0;
+            ulong? size = f.Size("size");
+            if (f.String("mapping") is { } mappingName)
+            {
+                VmaSpec? vma = _s.Mappings.Find(m => m.Name == mappingName);
+                if (vma is null)
+                {
+                    _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{mappingName}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                    return null;
+                }
+                slot.Hva = vma.Start + offset;
+                size ??= vma.SizeBytes - Math.Min(offset, vma.SizeBytes);
+            }
+            else if (f.Size("hva") is { } hva)
+            {
+                slot.Hva = hva + offset;
+            }
+            else
+            {
+                _r.Error(node, path, "missing 'mapping' (the name of a mapping the slot is backed by) or 'hva'");
+                ok = false;
+            }
+            if (size is null)
+            {
+                f.Require("size", "bytes (optional only with 'mapping')");
+                ok = false;
+            }
+            else if (size.Value > MaxSizeBytes)
+            {
+                _r.Error(f["size"] ?? node, f.PathOf("size"), $"size {SizeText.Format(size.Value)} is absurd: above 2^52; its dirty bitmap alone would need {SizeText.Format(size.Value / 4096 / 8)} with 4K pages");
+                ok = false;
+            }
+            slot.SizeBytes = size ?? 0;
+            if (f.Bool("readonly") == true)
+                slot.Flags |= MemslotFlags.ReadOnly;
+            if (f.Bool("log") == true)
+                slot.Flags |= MemslotFlags.LogDirtyPages;
+            return ok ? slot : null;
+        }
+
+        private static readonly string[] EventKinds =
+            ["workload", "slot-create", "slot-delete", "slot-move", "dirty-log", "get-dirty-log", "clear-dirty-log", "munmap", "zap", "age", "teardown"];
+
+        private void Timeline(YamlNode node)
+        {
+            if (_r.Sequence(node, "timeline") is not { } seq)
+                return;
+            for (int i = 0; i < seq.Children.Count; i++)
+            {
+                string p = YamlNodeReader.Index("timeline", i);
+                YamlNode entry = seq.Children[i];
+                var f = _r.Mapping(entry, p, EventKinds);
+                if (f is null)
+                    continue;
+                if (f.Values.Count != 1)
+                {
+                    _r.Error(entry, p, $"each timeline entry has exactly one event key; expected one of {string.Join(", ", EventKinds)}");
+                    continue;
+                }
+                var (kind, body) = f.Values.First();
+                string bp = f.PathOf(kind);
+                TimelineEvent? ev = kind switch
+                {
+                    "workload" => Workload(body, bp),
+                    "slot-create" => SlotCreate(body, bp),
+                    "slot-delete" => SlotRef<SlotDeleteEvent>(body, bp),
+                    "slot-move" => SlotMove(body, bp),
+                    "dirty-log" => DirtyLog(body, bp),
+                    "get-dirty-log" => SlotRef<GetDirtyLogEvent>(body, bp),
+                    "clear-dirty-log" => ClearDirtyLog(body, bp),
+                    "munmap" => HvaRange(body, bp, zap: false),
+                    "zap" => HvaRange(body, bp, zap: true),
+                    "age" => Age(body, bp),
+                    _ => Teardown(body, bp),
+                };
+                if (ev is null)
+                    continue;
+                ev.Where = _r.Span(entry, p);
+                if (ev.Name.Length == 0)
+                    ev.Name = $"{i + 1}:{ev.Kind}";
+                _s.Timeline.Add(ev);
+            }
+        }
+
+        private TimelineEvent? Teardown(YamlNode body, string path)
+        {
+            if (body is YamlScalarNode { Value: null or "" })
+                return new TeardownEvent();
+            var f = _r.Mapping(body, path, "name");
+            return f is null ? null : new TeardownEvent { Name = f.String("name") ?? "" };
+        }
+
+        private WorkloadEvent? Workload(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "pattern", "ipa", "size", "slot", "stride", "count", "seed", "mix", "skew", "buckets", "file");
+            if (f is null)
+                return null;
+            var w = new WorkloadEvent { Name = f.String("name") ?? "" };
+            if (!f.Require("pattern", "sequential, random, strided, zipf or trace"))
+                return null;
+            string? pattern = f.Choice("pattern", "sequential", "random", "strided", "zipf", "trace");
+            if (pattern is null)
+                return null;
+            w.Pattern = pattern switch
+            {
+                "random" => WorkloadPattern.Random,
+                "strided" => WorkloadPattern.Strided,
+                "zipf" => WorkloadPattern.Zipf,
+                "trace" => WorkloadPattern.Trace,
+                _ => WorkloadPattern.Sequential,
+            };
+            if (w.Pattern == WorkloadPattern.Trace)
+            {
+                if (!f.Require("file", "a CSV trace, lines ipa,kind[,vcpu]"))
+                    return null;
+                w.TraceFile = f.String("file");
+                w.Trace = TraceReader.Load(Path.Combine(_baseDirectory, w.TraceFile!), _r, f["file"]!, f.PathOf("file"));
+                return w;
+            }
+            if (f.Int("slot", 0, 32763) is { } slotId)
+            {
+                MemslotSpec? slot = _s.Memslots.Find(m => m.Id == slotId);
+                if (slot is null)
+                {
+                    _r.Error(f["slot"]!, f.PathOf("slot"), $"no memslot with id {slotId} in 'memslots'");
+                    return null;
+                }
+                w.Ipa = slot.Ipa;
+                w.SizeBytes = slot.SizeBytes;
+            }
+            else if (!(f.Require("ipa", "the first IPA of the range (or give 'slot')") & f.Require("size", "bytes")))
+            {
+                return null;
+            }
+            w.Ipa = f.Size("ipa") ?? w.Ipa;
+            w.SizeBytes = f.Size("size") ?? w.SizeBytes;
+            w.StrideBytes = f.Size("stride") ?? 0;
+            w.Count = f.Size("count") ?? 0;
+            w.Seed = f.Size("seed") ?? 1;
+            w.Skew = f.Double("skew", 0.0, 4.0) ?? 1.0;
+            w.ZipfBuckets = f.Size("buckets") ?? 4096;
+            if (w.SizeBytes == 0)
+                _r.Error(f["size"] ?? body, f.PathOf("size"), "the workload range is empty; expected a size like 16G");
+            if (w.Pattern is WorkloadPattern.Random or WorkloadPattern.Zipf && w.Count == 0)
+                _r.Error(body, path, $"a {pattern} workload needs 'count' (how many accesses)");
+            if (w.Count > 1UL << 40)
+                _r.Error(f["count"]!, f.PathOf("count"), $"count {w.Count} is absurd; expected at most 2^40");
+            if (f["mix"] is { } mix)
+            {
+                var m = _r.Mapping(mix, f.PathOf("mix"), "read", "write", "exec");
+                if (m is not null)
+                {
+                    w.ReadPercent = m.Int("read", 0, 100) ?? 0;
+                    w.WritePercent = m.Int("write", 0, 100) ?? 0;
+                    w.ExecPercent = m.Int("exec", 0, 100) ?? 0;
+                    if (w.ReadPercent + w.WritePercent + w.ExecPercent != 100)
+                        _r.Error(mix, f.PathOf("mix"), $"read + write + exec = {w.ReadPercent + w.WritePercent + w.ExecPercent}; the percentages must add up to 100");
+                }
+            }
+            return w;
+        }
+
+        private TimelineEvent? SlotCreate(YamlNode body, string path)
+        {
+            MemslotSpec? slot = Memslot(body, path);
+            if (slot is null)
+                return null;
+            var f = body as YamlMappingNode;
+            return new SlotCreateEvent { Slot = slot, Name = $"slot-create {slot.Id}" };
+        }
+
+        private T? SlotRef<T>(YamlNode body, string path) where T : TimelineEvent, new()
+        {
+            var f = _r.Mapping(body, path, "name", "slot");
+            if (f is null || !f.Require("slot", "the memslot id"))
+                return null;
+            var ev = new T { Name = f.String("name") ?? "" };
+            int id = f.Int("slot", 0, 32763) ?? 0;
+            switch (ev)
+            {
+                case SlotDeleteEvent d: d.SlotId = id; break;
+                case GetDirtyLogEvent g: g.SlotId = id; break;
+            }
+            return ev;
+        }
+
+        private TimelineEvent? SlotMove(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "slot", "ipa");
+            if (f is null || !(f.Require("slot", "the memslot id") & f.Require("ipa", "the new guest physical base")))
+                return null;
+            return new SlotMoveEvent { Name = f.String("name") ?? "", SlotId = f.Int("slot", 0, 32763) ?? 0, Ipa = f.Size("ipa") ?? 0 };
+        }
+
+        private TimelineEvent? DirtyLog(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "slot", "enable");
+            if (f is null || !(f.Require("slot", "the memslot id") & f.Require("enable", "true or false")))
+                return null;
+            bool enable = f.Bool("enable") ?? false;
+            return new DirtyLogEvent { Name = f.String("name") ?? (enable ? "dirty-log on" : "dirty-log off"), SlotId = f.Int("slot", 0, 32763) ?? 0, Enable = enable };
+        }
+
+        private TimelineEvent? ClearDirtyLog(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "slot", "first-page", "pages");
+            if (f is null || !f.Require("slot", "the memslot id"))
+                return null;
+            return new ClearDirtyLogEvent { Name = f.String("name") ?? "", SlotId = f.Int("slot", 0, 32763) ?? 0, FirstPage = f.Size("first-page") ?? 0, NumPages = f.Size("pages") ?? 0 };
+        }
+
+        private TimelineEvent? HvaRange(YamlNode body, string path, bool zap)
+        {
+            var f = _r.Mapping(body, path, "name", "mapping", "offset", "hva", "size");
+            if (f is null)
+                return null;
+            if (!ResolveHvaRange(f, body, path, out ulong hva, out ulong size))
+                return null;
+            return new UnmapEvent { Name = f.String("name") ?? "", Zap = zap, Hva = hva, SizeBytes = size };
+        }
+
+        private TimelineEvent? Age(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "mapping", "offset", "hva", "size");
+            if (f is null || !ResolveHvaRange(f, body, path, out ulong hva, out ulong size))
+                return null;
+            return new AgeEvent { Name = f.String("name") ?? "", Hva = hva, SizeBytes = size };
+        }
+
+        private bool ResolveHvaRange(YamlNodeReader.Fields f, YamlNode body, string path, out ulong hva, out ulong size)
+        {
+            hva = 0;
+            size = 0;
+            ulong offset = f.Size("offset") ?? 0;
+            if (f.String("mapping") is { } name)
+            {
+                VmaSpec? vma = _s.Mappings.Find(m => m.Name == name);
+                if (vma is null)
+                {
+                    _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{name}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                    return false;
+                }
+                hva = vma.Start + offset;
+                size = f.Size("size") ?? vma.SizeBytes - Math.Min(offset, vma.SizeBytes);
+                return true;
+            }
+            if (f.Size("hva") is { } h)
+            {
+                hva = h + offset;
+                if (!f.Require("size", "bytes"))
+                    return false;
+                size = f.Size("size") ?? 0;
+                return true;
+            }
+            _r.Error(body, path, "missing 'mapping' (a mapping name) or 'hva' and 'size'");
+            return false;
+        }
+
+        /// <summary>Cross-references and sizes, once the file parsed.</summary>
+        public void Validate()
+        {
+            var names = new HashSet<string>();
+            foreach (VmaSpec vma in _s.Mappings)
+            {
+                if (!names.Add(vma.Name))
+                    _r.Errors.Add(new ScenarioError(_s.SourceFile, vma.Where.Line, vma.Where.Column, vma.Where.Path, $"a second mapping named '{vma.Name}'; mapping names must be unique"));
+                if (vma.SizeBytes == 0 || vma.SizeBytes > MaxSizeBytes)
+                    _r.Errors.Add(new ScenarioError(_s.SourceFile, vma.Where.Line, vma.Where.Column, vma.Where.Path + ".size", $"size {SizeText.Format(vma.SizeBytes)} must be non-zero and at most 2^52"));
+                if (vma.Device is { } dev && _s.Host.Devices.Find(d => d.Name == dev) is null)
+                    _r.Errors.Add(new ScenarioError(_s.SourceFile, vma.Where.Line, vma.Where.Column, vma.Where.Path + ".device", $"no device region named '{dev}' in host.devices ({string.Join(", ", _s.Host.Devices.Select(d => d.Name))})"));
+            }
+            var ids = new HashSet<int>();
+            foreach (MemslotSpec slot in _s.Memslots)
+            {
+                if (!ids.Add(slot.Id))
+                    _r.Errors.Add(new ScenarioError(_s.SourceFile, slot.Where.Line, slot.Where.Column, slot.Where.Path + ".id", $"slot id {slot.Id} is used twice; later changes belong in the timeline (slot-move, dirty-log)"));
+            }
+            if (_s.Vm.Policies.Count == 0)
+                _s.Vm.Policies.AddRange(PolicyCatalog.Names);
+            _ = _root;
+        }
+    }
+}

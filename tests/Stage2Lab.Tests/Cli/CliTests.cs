@@ -1,0 +1,94 @@
+using Stage2Lab.Cli;
+
+namespace Stage2Lab.Tests.Cli;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static string Example(string name) => Path.Combine(RepoPaths.Examples, name);
+
+    [Fact]
+    public void Compare_prints_every_policy_and_exits_zero()
+    {
+        var (code, output, _) = Run("compare", Example("device-reset-zap.yaml"), "--format", "markdown");
+        Assert.Equal(0, code);
+        Assert.Contains("| v5.13 | v5.14 | v6.18 |", output);
+    }
+
+    [Fact]
+    public void Json_out_is_written_atomically_and_nothing_is_written_on_bad_input()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string outFile = Path.Combine(dir, "r.json");
+        var (code, _, _) = Run("run", Example("nic-small-bars-mmio.yaml"), "--policy", "v6.18", "--format", "json", "--out", outFile);
+        Assert.Equal(0, code);
+        Assert.Contains("stage2lab.result/1", File.ReadAllText(outFile));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+
+        string bad = Path.Combine(dir, "bad.yaml");
+        File.WriteAllText(bad, "host: { ram: [ { base: 0x1000, size: 1G } ] }\nvm: { ipa-bits: 99 }\n");
+        string other = Path.Combine(dir, "other.json");
+        var (badCode, _, err) = Run("compare", bad, "--format", "json", "--out", other);
+        Assert.Equal(2, badCode);
+        Assert.Contains("bad.yaml:2:", err);
+        Assert.Contains("vm.ipa-bits", err);
+        Assert.False(File.Exists(other));
+    }
+
+    [Fact]
+    public void Bad_options_and_missing_files_exit_two_without_a_stack_trace()
+    {
+        var (code, _, err) = Run("compare", "/nonexistent/x.yaml");
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("   at ", err);
+        var (code2, _, err2) = Run("run", Example("nic-small-bars-mmio.yaml"), "--policy", "v9");
+        Assert.Equal(2, code2);
+        Assert.Contains("unknown policy 'v9'", err2);
+        var (code3, _, _) = Run("frobnicate");
+        Assert.Equal(2, code3);
+        var (code4, _, err4) = Run("replay", "/nonexistent/x.s2ops");
+        Assert.Equal(2, code4);
+        Assert.Contains("cannot read", err4);
+    }
+
+    [Fact]
+    public void Help_documents_the_exit_codes()
+    {
+        var (code, output, _) = Run("compare", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Exit codes: 0 success, 1", output);
+    }
+
+    [Fact]
+    public void Explain_a_script_line_and_a_scenario_ipa()
+    {
+        string script = Path.Combine(RepoPaths.FaultGolden, "named-bar-vma-ends-mid-block.s2faults");
+        int line = File.ReadAllLines(script).Select((l, i) => (l, i)).First(x => x.l.StartsWith("access", StringComparison.Ordinal)).i + 1;
+        var (code, output, _) = Run("explain", script, "--line", line.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, code);
+        Assert.Contains("get_vma_page_shift", output);
+        var (code2, output2, _) = Run("explain", Example("gpu-32g-bar-aligned.yaml"), "--ipa", "0x80_4000_0000", "--policy", "seed-v3");
+        Assert.Equal(0, code2);
+        Assert.Contains("device_rough_page_shift", output2);
+        Assert.Contains("size 1G", output2);
+    }
+
+    [Fact]
+    public void Replay_of_a_malformed_script_exits_two_with_file_and_line()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string path = Path.Combine(dir, "bad.s2faults");
+        File.WriteAllText(path, "granule 4K\nram 0x80000000 1G\nslot 0 0x40000000 1G\naccess 0x40000000 q\n");
+        var (code, output, err) = Run("replay", path);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("bad.s2faults:3: missing HVA", err);
+    }
+}
