@@ -13,7 +13,7 @@ internal static class ScenarioCommands
     public static Command Run(TextWriter stdout, TextWriter stderr)
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON, see docs/scenario-format.md)." };
-        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyCatalog.Names)}. Default: the newest policy the scenario lists." };
+        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyCatalog.AllNames)}. Default: the newest policy the scenario lists." };
         var output = new OutputOptions();
         var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase. " + ExitCodes.HelpText)
         {
@@ -152,12 +152,12 @@ internal static class ScenarioCommands
         return text.ToString();
     }
 
-    private static int IndexOf(string policy) => PolicyCatalog.Names.ToList().IndexOf(policy);
+    private static int IndexOf(string policy) => PolicyCatalog.AllNames.ToList().IndexOf(policy);
 
     private static void CheckPolicy(string name)
     {
         if (PolicyCatalog.TryGet(name) is null)
-            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyCatalog.Names)}");
+            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyCatalog.AllNames)}");
     }
 
     /// <summary>Runs a command body, turning input errors into messages and exit code 2.</summary>

@@ -4,6 +4,18 @@ using Stage2Lab.PageTables;
 
 namespace Stage2Lab.Kvm.Policies;
 
+/// <summary>Which of the seed's two points a PFNMAP block-size test checks (all of them in every real kernel).</summary>
+[Flags]
+public enum PfnMapChecks
+{
+    None = 0,
+    /// <summary>The seed's first point: HVA and PA congruent modulo the block size.</summary>
+    PaAlignment = 1,
+    /// <summary>The seed's second point: the block lies inside the VMA.</summary>
+    VmaBounds = 2,
+    All = PaAlignment | VmaBounds,
+}
+
 /// <summary>
 /// The helpers of arch/arm64/kvm/mmu.c that several kernel versions share, each named after its function,
 /// recording its test and numbers in the decision record when one is being kept.
@@ -40,28 +52,33 @@ public static class KernelRules
     /// ALIGN_DOWN(hva) ≥ vm_start and ALIGN(hva) ≤ vm_end — literally ALIGN, so for a block-aligned hva the
     /// VMA end is not really checked.
     /// </summary>
-    public static int PfnMapBlockShift(HostPageTableConfig host, Vma vma, ulong hva, string function, DecisionRecord? x)
+    public static int PfnMapBlockShift(HostPageTableConfig host, Vma vma, ulong hva, string function, DecisionRecord? x, PfnMapChecks checks = PfnMapChecks.All)
     {
         ulong pa = (vma.PgOff << host.PageShift) + (hva - vma.Start);
-        if (!host.PmdFolded && VmaBlockFits(host.PudShift, vma, hva, pa, function, x))
+        if (!host.PmdFolded && VmaBlockFits(host.PudShift, vma, hva, pa, function, x, checks))
             return host.PudShift;
-        if (VmaBlockFits(host.PmdShift, vma, hva, pa, function, x))
+        if (VmaBlockFits(host.PmdShift, vma, hva, pa, function, x, checks))
             return host.PmdShift;
         x?.Note(function, $"no block size fits: PAGE_SIZE ({host.Granule.Name})");
         return host.PageShift;
     }
 
-    private static bool VmaBlockFits(int shift, Vma vma, ulong hva, ulong pa, string function, DecisionRecord? x)
+    private static bool VmaBlockFits(int shift, Vma vma, ulong hva, ulong pa, string function, DecisionRecord? x, PfnMapChecks checks)
     {
         ulong size = 1UL << shift, mask = size - 1;
         string name = SizeText.Format(size);
-        if ((hva & mask) != (pa & mask))
+        if ((checks & PfnMapChecks.PaAlignment) != 0 && (hva & mask) != (pa & mask))
         {
             x?.Check(function, false, $"{name}: hva 0x{hva:x} ≡ 0x{hva & mask:x} but pa 0x{pa:x} (from vm_pgoff 0x{vma.PgOff:x}) ≡ 0x{pa & mask:x} (mod {name})");
             return false;
         }
         ulong down = hva & ~mask;
         ulong up = (hva + mask) & ~mask;
+        if ((checks & PfnMapChecks.VmaBounds) == 0)
+        {
+            x?.Check(function, true, $"{name}: (this variant checks {checks}) hva 0x{hva:x}, pa 0x{pa:x}");
+            return true;
+        }
         if (down < vma.Start)
         {
             x?.Check(function, false, $"{name}: ALIGN_DOWN(hva) 0x{down:x} < vm_start 0x{vma.Start:x}");

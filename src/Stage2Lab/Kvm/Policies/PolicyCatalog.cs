@@ -5,7 +5,10 @@ public static class PolicyCatalog
 {
     public static IReadOnlyList<string> Names { get; } = ["v5.9", "v5.13", "seed-v3", "v5.14", "v6.18", "host-pte"];
 
-    /// <summary>The policy called <paramref name="name"/>, or null.</summary>
+    /// <summary>Every selectable name: the kernel policies, then the deliberately buggy variants.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = [.. Names, .. BuggyVariants.Names];
+
+    /// <summary>The policy called <paramref name="name"/> (a kernel policy or a buggy variant), or null.</summary>
     public static FaultPolicy? TryGet(string name) => name switch
     {
         "v5.9" => new V5_9Policy(),
@@ -14,9 +17,9 @@ public static class PolicyCatalog
         "v5.14" => new V5_14Policy(),
         "v6.18" => new V6_18Policy(),
         "host-pte" => new HostPtePolicy(),
-        _ => null,
+        _ => BuggyVariants.TryGet(name),
     };
 
     public static FaultPolicy Get(string name) =>
-        TryGet(name) ?? throw new ArgumentException($"unknown policy '{name}', expected one of {string.Join(", ", Names)}", nameof(name));
+        TryGet(name) ?? throw new ArgumentException($"unknown policy '{name}', expected one of {string.Join(", ", AllNames)}", nameof(name));
 }

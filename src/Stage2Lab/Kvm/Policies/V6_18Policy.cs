@@ -26,6 +26,9 @@ public class V6_18Policy : FaultPolicy
     protected virtual int VmaShift(KvmVm vm, Vma vma, ulong hva, DecisionRecord? x) =>
         KernelRules.GetVmaPageShift(vm.HostConfig, vma, hva, x);
 
+    /// <summary>Dirty logging forces PAGE_SIZE mappings (so every written page can be tracked).</summary>
+    protected virtual bool LoggingForcesPages => true;
+
     public override FaultResult UserMemAbort(in FaultContext ctx)
     {
         KvmVm vm = ctx.Vm;
@@ -37,6 +40,7 @@ public class V6_18Policy : FaultPolicy
         // kvm_vcpu_trap_get_perm_fault_granule: the level the permission fault was reported at.
         ulong faultGranule = perm ? vm.Granule.LevelSize(ctx.FaultLevel) : 0;
         bool logging = slot.IsLogging;
+        bool forcePagesForLogging = logging && LoggingForcesPages;
 
         Vma? vma = vm.Host.FindVma(ctx.Hva);
         if (vma is null)
@@ -48,7 +52,7 @@ public class V6_18Policy : FaultPolicy
 
         bool forcePte = false;
         int shift;
-        if (logging)
+        if (forcePagesForLogging)
         {
             // logging_active is never true for VM_PFNMAP slots (prepare refuses them).
             forcePte = true;

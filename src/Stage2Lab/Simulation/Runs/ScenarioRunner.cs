@@ -179,6 +179,9 @@ public static class ScenarioRunner
                 case WorkloadEvent w:
                     RunWorkload(w, eventNumber, phase);
                     break;
+                case AccessEvent a:
+                    RunAccess(a, eventNumber, phase);
+                    break;
                 case SlotCreateEvent c:
                     CreateSlot(c.Slot, phase);
                     break;
@@ -262,6 +265,27 @@ public static class ScenarioRunner
                     _progressNext = (ulong)index + 262_144;
                 }
             }
+        }
+
+        private void RunAccess(AccessEvent a, int eventNumber, PhaseResult phase)
+        {
+            long index = _accessIndex++;
+            if (_explainAccesses is not null && index > _lastWanted)
+            {
+                Finished = true;
+                return;
+            }
+            DecisionRecord? record = _explainAccesses is not null && _explainAccesses.Contains(index) ? NewRecord(a.Ipa, a.Access) : null;
+            FaultResult result = _vm.Access(a.Ipa, a.Access, record);
+            phase.Accesses++;
+            if (record is not null)
+                Recorded[index] = record;
+            ulong pageMask = _s.Host.PageSize.PageMask;
+            bool explainHere = _options.ExplainIpa is not null && (_options.ExplainEvent is null || _options.ExplainEvent == eventNumber);
+            if (explainHere && ExplainCandidate is null && result.IsFault && Explains(result, a.Ipa & pageMask, _options.ExplainIpa!.Value & pageMask))
+                ExplainCandidate = index;
+            if (_options.CostliestDecisions > 0 && result.IsFault && result.Outcome != FaultOutcome.Mmio)
+                ConsiderCost(index, phase.Name, _vm.LastFaultEvents);
         }
 
         /// <summary>The first fault that faulted on the explained IPA's page or mapped a leaf covering it.</summary>

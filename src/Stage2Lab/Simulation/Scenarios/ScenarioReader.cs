@@ -217,7 +217,7 @@ public static class ScenarioReader
                 for (int i = 0; i < seq.Children.Count; i++)
                 {
                     string p = YamlNodeReader.Index(f.PathOf("policies"), i);
-                    if (_r.Choice(seq.Children[i], p, PolicyCatalog.Names.ToArray()) is { } name)
+                    if (_r.Choice(seq.Children[i], p, PolicyCatalog.AllNames.ToArray()) is { } name)
                     {
                         vm.Policies.Add(name);
                         _policyNodes[name] = seq.Children[i];
@@ -276,7 +276,7 @@ public static class ScenarioReader
         }
 
         private static readonly string[] EventKinds =
-            ["workload", "slot-create", "slot-delete", "slot-move", "dirty-log", "get-dirty-log", "clear-dirty-log", "munmap", "zap", "age", "teardown"];
+            ["workload", "access", "slot-create", "slot-delete", "slot-move", "dirty-log", "get-dirty-log", "clear-dirty-log", "munmap", "zap", "age", "teardown"];
 
         private void Timeline(YamlNode node)
         {
@@ -299,6 +299,7 @@ public static class ScenarioReader
                 TimelineEvent? ev = kind switch
                 {
                     "workload" => Workload(body, bp),
+                    "access" => Access(body, bp),
                     "slot-create" => SlotCreate(body, bp),
                     "slot-delete" => SlotRef<SlotDeleteEvent>(body, bp),
                     "slot-move" => SlotMove(body, bp),
@@ -317,6 +318,20 @@ public static class ScenarioReader
                     ev.Name = $"{i + 1}:{ev.Kind}";
                 _s.Timeline.Add(ev);
             }
+        }
+
+        private TimelineEvent? Access(YamlNode body, string path)
+        {
+            var f = _r.Mapping(body, path, "name", "ipa", "kind");
+            if (f is null || !(f.Require("ipa", "the guest physical address") & f.Require("kind", "read, write or exec")))
+                return null;
+            string? kind = f.Choice("kind", "read", "write", "exec");
+            return new AccessEvent
+            {
+                Name = f.String("name") ?? "",
+                Ipa = f.Size("ipa") ?? 0,
+                Access = kind switch { "write" => AccessKind.Write, "exec" => AccessKind.Exec, _ => AccessKind.Read },
+            };
         }
 
         private TimelineEvent? Teardown(YamlNode body, string path)

@@ -86,6 +86,16 @@ public sealed class AgeEvent : TimelineEvent
     public ulong SizeBytes { get; set; }
 }
 
+/// <summary>One guest access (what a fuzzer's reproducer is made of).</summary>
+public sealed class AccessEvent : TimelineEvent
+{
+    public override string Kind => "access";
+
+    public ulong Ipa { get; set; }
+
+    public AccessKind Access { get; set; }
+}
+
 public sealed class TeardownEvent : TimelineEvent
 {
     public override string Kind => "teardown";
