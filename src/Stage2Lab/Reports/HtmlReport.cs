@@ -27,7 +27,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max
 h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;font-size:.9em} td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
 td:first-child,th:first-child{text-align:left} tr.section td{border-top:2px solid #ccc}
-.note{color:#555;font-size:.85em} pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.82em}
+.note{color:#555;font-size:.85em} pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap;font-size:.82em}
 .legend span{display:inline-block;margin-right:1.2em} .sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px}
 svg text{font-family:system-ui,sans-serif}
 </style></head><body>
@@ -41,7 +41,7 @@ svg text{font-family:system-ui,sans-serif}
         html.Append("<h2>Policies compared</h2>\n");
         AppendTable(html, RunTables.Compare(result));
 
-        html.Append("<h2>IPA map</h2>\n<p class=\"note\">Each memslot is drawn to scale on its own line; every stage-2 leaf at the end of the timeline is coloured by its size. Leaves outside every memslot are drawn on a line of their own.</p>\n");
+        html.Append("<h2>IPA map</h2>\n<p class=\"note\">Each memslot is drawn to scale on its own line; every stage-2 leaf at the end of the timeline is coloured by its size, paler where only part of a pixel's range is mapped. Leaves outside every memslot are drawn on a line of their own.</p>\n");
         html.Append("<p class=\"legend\">");
         Granule g = result.Runs[0].Granule;
         for (int level = g.MinBlockLevel; level <= Granule.LastLevel; level++)
@@ -135,28 +135,36 @@ svg text{font-family:system-ui,sans-serif}
                     pixels[px, leafRun.Level] += Math.Max(cover, 0);
                 }
             }
-            int start = -1, level = -1;
+            // Each pixel column takes the colour of the size covering most of it, and an opacity saying how
+            // much of it is mapped at all (sparse faults over a large BAR show as a pale band).
+            int start = -1, level = -1, shade = -1;
             for (int px = 0; px <= MapWidth; px++)
             {
-                int best = -1;
-                double bestCover = 0.0;
+                int best = -1, bestShade = -1;
                 if (px < MapWidth)
                 {
+                    double bestCover = 0.0, total = 0.0;
                     for (int l = 0; l < 4; l++)
                     {
+                        total += pixels[px, l];
                         if (pixels[px, l] > bestCover)
                         {
                             bestCover = pixels[px, l];
                             best = l;
                         }
                     }
+                    bestShade = total >= 0.99 ? 3 : total >= 0.5 ? 2 : total >= 0.1 ? 1 : 0;
                 }
-                if (best != level)
+                if (best != level || bestShade != shade)
                 {
                     if (level >= 0)
-                        html.Append($"<rect x=\"{start}\" y=\"{y}\" width=\"{px - start}\" height=\"{bandHeight}\" fill=\"{LevelColours[level]}\"><title>{SizeText.Format(run.Granule.LevelSize(level))} leaves</title></rect>\n");
+                    {
+                        string opacity = shade switch { 3 => "1", 2 => "0.7", 1 => "0.45", _ => "0.25" };
+                        html.Append($"<rect x=\"{start}\" y=\"{y}\" width=\"{px - start}\" height=\"{bandHeight}\" fill=\"{LevelColours[level]}\" fill-opacity=\"{opacity}\"><title>{SizeText.Format(run.Granule.LevelSize(level))} leaves</title></rect>\n");
+                    }
                     start = px;
                     level = best;
+                    shade = bestShade;
                 }
             }
             y += bandHeight + gap;
