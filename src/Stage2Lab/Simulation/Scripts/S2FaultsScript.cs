@@ -12,8 +12,12 @@ namespace Stage2Lab.Simulation.Scripts;
 /// </summary>
 public static class S2FaultsScript
 {
-    /// <summary>Runs a script and returns the VM it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
-    public static KvmVm Run(ScriptSource source, TextWriter output, bool stats = false, Func<int, DecisionRecord?>? explainLine = null, string? policyOverride = null)
+    /// <summary>
+    /// Runs a script and returns the VM it built. Throws <see cref="ScriptException"/> for a malformed line.
+    /// <paramref name="afterEvent"/>, when given, sees every event line after it ran (an invariant checker);
+    /// <paramref name="policyOverride"/> runs it under another policy than its header's.
+    /// </summary>
+    public static KvmVm Run(ScriptSource source, TextWriter output, bool stats = false, Func<int, DecisionRecord?>? explainLine = null, Action<ScriptEvent>? afterEvent = null, string? policyOverride = null)
     {
         var check = new Runner(source.Name, null) { PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
@@ -21,7 +25,7 @@ public static class S2FaultsScript
         check.Finish(source.LineNumber);
 
         source.Rewind();
-        var runner = new Runner(source.Name, output) { ExplainLine = explainLine, PolicyOverride = policyOverride };
+        var runner = new Runner(source.Name, output) { ExplainLine = explainLine, AfterEvent = afterEvent, PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
             runner.Line(line, source.LineNumber);
         KvmVm vm = runner.Finish(source.LineNumber);
@@ -63,6 +67,8 @@ public static class S2FaultsScript
 
         /// <summary>Runs the script under this policy instead of its header's.</summary>
         public string? PolicyOverride { get; init; }
+
+        public Action<ScriptEvent>? AfterEvent { get; init; }
 
         public KvmVm Finish(int lastLine)
         {
@@ -258,8 +264,12 @@ public static class S2FaultsScript
             }
             if (_output is null)
                 return;
-            KvmResult r = _vm!.SetUserMemoryRegion(id > int.MaxValue ? -1 : (int)id, ipa, size, hva, flags);
+            int slotId = id > int.MaxValue ? -1 : (int)id;
+            Memslot? old = SlotById(slotId);
+            (ulong oldIpa, ulong oldSize) = (old?.Ipa ?? 0, old?.SizeBytes ?? 0);
+            KvmResult r = _vm!.SetUserMemoryRegion(slotId, ipa, size, hva, flags);
             Write(r.Succeeded ? $"slot {number} ok\n" : $"slot {number} error {Errno.Name(r.Errno)}\n");
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Slot, Vm = _vm, SlotId = slotId, OldIpa = oldIpa, OldSizeBytes = oldSize, Errno = r.Errno });
         }
 
         private void SlotDelete(ref LineParser p, int number)
@@ -267,9 +277,13 @@ public static class S2FaultsScript
             ulong id = p.Number("ID");
             if (_output is null)
                 return;
-            KvmResult r = _vm!.DeleteSlot(id > int.MaxValue ? -1 : (int)id);
+            int slotId = id > int.MaxValue ? -1 : (int)id;
+            Memslot? old = SlotById(slotId);
+            (ulong oldIpa, ulong oldSize) = (old?.Ipa ?? 0, old?.SizeBytes ?? 0);
+            KvmResult r = _vm!.DeleteSlot(slotId);
             if (!r.Succeeded)
                 Write($"slot-delete {number} error {Errno.Name(r.Errno)}\n");
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.SlotDelete, Vm = _vm, SlotId = slotId, OldIpa = oldIpa, OldSizeBytes = oldSize, Errno = r.Errno });
         }
 
         private void Log(ref LineParser p, int number)
@@ -278,9 +292,13 @@ public static class S2FaultsScript
             bool on = p.OnOff("log");
             if (_output is null)
                 return;
-            KvmResult r = _vm!.SetDirtyLogging(id > int.MaxValue ? -1 : (int)id, on);
+            int slotId = id > int.MaxValue ? -1 : (int)id;
+            Memslot? old = SlotById(slotId);
+            (ulong oldIpa, ulong oldSize) = (old?.Ipa ?? 0, old?.SizeBytes ?? 0);
+            KvmResult r = _vm!.SetDirtyLogging(slotId, on);
             if (!r.Succeeded)
                 Write($"log {number} error {Errno.Name(r.Errno)}\n");
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Log, Vm = _vm, SlotId = slotId, OldIpa = oldIpa, OldSizeBytes = oldSize, Errno = r.Errno });
         }
 
         private void Dirty(ref LineParser p, int number)
@@ -289,7 +307,9 @@ public static class S2FaultsScript
             if (_output is null)
                 return;
             _gfns.Clear();
-            KvmResult r = _vm!.GetDirtyLog(id > int.MaxValue ? -1 : (int)id, _gfns);
+            int slotId = id > int.MaxValue ? -1 : (int)id;
+            KvmResult r = _vm!.GetDirtyLog(slotId, _gfns);
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Dirty, Vm = _vm, SlotId = slotId, Errno = r.Errno });
             if (!r.Succeeded)
             {
                 Write($"dirty {number} error {Errno.Name(r.Errno)}\n");
@@ -323,6 +343,7 @@ public static class S2FaultsScript
             }
             FaultResult result = _vm!.Access(ipa, kind, explain);
             FaultLineWriter.Write(_output, number, result);
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Access, Vm = _vm, SlotId = -1, Ipa = ipa, Access = kind, Result = result, Decision = explain });
         }
 
         private void Munmap(ref LineParser p, int number)
@@ -334,7 +355,10 @@ public static class S2FaultsScript
             HostResult r = _vm!.Munmap(hva, size);
             if (!r.Succeeded)
                 Write($"munmap {number} error {Errno.Name(r.Errno)}\n");
+            AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Munmap, Vm = _vm, SlotId = -1, Hva = hva, SizeBytes = size, Errno = r.Errno });
         }
+
+        private Memslot? SlotById(int id) => id >= 0 && id < _vm!.Memslots.MaxSlots ? _vm.Memslots.ById(id) : null;
 
         private void Write(string text) => _output!.Write(text);
     }
