@@ -15,6 +15,12 @@ public sealed class RunOptions
     /// <summary>Called with (accesses done, accesses in the whole run) every few hundred thousand accesses.</summary>
     public Action<ulong, ulong>? Progress { get; init; }
 
-    /// <summary>Called after every phase (e.g. to check invariants).</summary>
+    /// <summary>Called after every phase.</summary>
     public Action<Kvm.KvmVm, PhaseResult>? AfterPhase { get; init; }
+
+    /// <summary>Looks at the VM after every access and event (invariants).</summary>
+    public IRunChecker? Checker { get; init; }
+
+    /// <summary>Stop the run at the first event after which <see cref="Checker"/> has failed.</summary>
+    public bool StopOnViolation { get; init; }
 }

@@ -53,6 +53,14 @@ public static class ScenarioRunner
         return run;
     }
 
+    /// <summary>The decision record of one access of a run (by its global index), replaying the run up to it.</summary>
+    public static DecisionRecord? ExplainAccess(Scenario scenario, string policyName, long accessIndex)
+    {
+        var replay = new Execution(scenario, policyName, new RunOptions { CostliestDecisions = 0 }, [accessIndex]);
+        replay.Run();
+        return replay.Recorded.GetValueOrDefault(accessIndex);
+    }
+
     /// <summary>Total accesses the scenario's workloads make (for progress).</summary>
     public static ulong CountAccesses(Scenario scenario)
     {
@@ -116,6 +124,7 @@ public static class ScenarioRunner
             {
                 foreach (MemslotSpec slot in _s.Memslots)
                     CreateSlot(slot, p);
+                _options.Checker?.AfterEvent(_vm, null, 0);
             });
 
             bool tornDown = false;
@@ -130,11 +139,21 @@ public static class ScenarioRunner
                     Snapshot(run.Final);
                     tornDown = true;
                 }
-                Phase(run, ev.Name, ev.Kind, p => Execute(ev, eventNumber, p));
+                Phase(run, ev.Name, ev.Kind, p =>
+                {
+                    Execute(ev, eventNumber, p);
+                    if (ev is not (WorkloadEvent or AccessEvent))
+                        _options.Checker?.AfterEvent(_vm, ev, eventNumber);
+                });
                 if (tornDown)
                     break;
+                if (_options.StopOnViolation && _options.Checker is { Failed: true })
+                {
+                    Finished = true;
+                    break;
+                }
             }
-            if (!tornDown)
+            if (!tornDown && !Finished)
             {
                 Snapshot(run.Final);
                 Phase(run, "teardown", "teardown", _ => _vm.Teardown());
@@ -257,6 +276,12 @@ public static class ScenarioRunner
                     Recorded[index] = record;
                 if (explainHere && ExplainCandidate is null && result.IsFault && Explains(result, ipa & pageMask, explainPage))
                     ExplainCandidate = index;
+                if (_options.Checker is { } checker)
+                {
+                    checker.AfterAccess(vm, ipa, kind, result, eventNumber, index);
+                    if (_options.StopOnViolation && checker.Failed)
+                        return;
+                }
                 if (trackCost && result.IsFault && result.Outcome != FaultOutcome.Mmio)
                     ConsiderCost(index, phase.Name, vm.LastFaultEvents);
                 if (_options.Progress is not null && (ulong)index >= _progressNext)
@@ -284,6 +309,7 @@ public static class ScenarioRunner
             bool explainHere = _options.ExplainIpa is not null && (_options.ExplainEvent is null || _options.ExplainEvent == eventNumber);
             if (explainHere && ExplainCandidate is null && result.IsFault && Explains(result, a.Ipa & pageMask, _options.ExplainIpa!.Value & pageMask))
                 ExplainCandidate = index;
+            _options.Checker?.AfterAccess(_vm, a.Ipa, a.Access, result, eventNumber, index);
             if (_options.CostliestDecisions > 0 && result.IsFault && result.Outcome != FaultOutcome.Mmio)
                 ConsiderCost(index, phase.Name, _vm.LastFaultEvents);
         }

@@ -1,0 +1,87 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Runs;
+using Stage2Lab.Simulation.Scenarios;
+
+namespace Stage2Lab.Simulation.Invariants;
+
+/// <summary>
+/// Runs the invariant checker after every access and event of a scenario run: an access checks what it changed
+/// (<see cref="InvariantChecker.CheckAccess"/>); an event that can change many mappings checks them all.
+/// </summary>
+public sealed class InvariantRunChecker : IRunChecker
+{
+    private readonly InvariantChecker _checker = new();
+    private readonly List<InvariantViolation> _found = new();
+    private readonly HashSet<(InvariantKind, ulong, ulong)> _seen = new();
+
+    /// <param name="maxViolations">Stop collecting after this many (a fuzzer wants the first one).</param>
+    public InvariantRunChecker(int maxViolations = 100)
+    {
+        MaxViolations = maxViolations;
+        _checker.MaxViolationsPerCall = maxViolations;
+    }
+
+    public int MaxViolations { get; }
+
+    public List<InvariantViolation> Violations { get; } = new();
+
+    /// <summary>The global access index of the access that caused the first violation, if an access did.</summary>
+    public long? FirstViolatingAccess { get; private set; }
+
+    /// <summary>The timeline event (1-based; 0 = memslot creation) of the first violation.</summary>
+    public int? FirstViolatingEvent { get; private set; }
+
+    public bool Failed => Violations.Count > 0;
+
+    /// <summary>Events looked at (accesses and other events).</summary>
+    public long EventsChecked { get; private set; }
+
+    public void AfterAccess(KvmVm vm, ulong ipa, AccessKind access, in FaultResult result, int eventNumber, long accessIndex)
+    {
+        EventsChecked++;
+        if (Violations.Count >= MaxViolations)
+            return;
+        _found.Clear();
+        _checker.CheckAccess(vm, ipa, access, result, _found, eventNumber);
+        if (_found.Count > 0)
+            Collect(eventNumber, accessIndex);
+    }
+
+    public void AfterEvent(KvmVm vm, TimelineEvent? ev, int eventNumber)
+    {
+        EventsChecked++;
+        switch (ev)
+        {
+            case GetDirtyLogEvent g:
+                _checker.NoteDirtyLogHarvested(vm, g.SlotId);
+                break;
+            case ClearDirtyLogEvent c:
+                _checker.NoteDirtyLogCleared(vm, c.SlotId, c.FirstPage, c.NumPages != 0 ? c.NumPages : vm.Memslots.ById(c.SlotId)?.NPages ?? 0);
+                break;
+        }
+        if (Violations.Count >= MaxViolations)
+            return;
+        _found.Clear();
+        _checker.CheckAll(vm, _found, eventNumber);
+        if (_found.Count > 0)
+            Collect(eventNumber, null);
+    }
+
+    private void Collect(int eventNumber, long? accessIndex)
+    {
+        if (Violations.Count == 0)
+        {
+            FirstViolatingEvent = eventNumber;
+            FirstViolatingAccess = accessIndex;
+        }
+        foreach (InvariantViolation v in _found)
+        {
+            if (Violations.Count >= MaxViolations)
+                break;
+            // A broken mapping stays broken: report it once, under the event that made it.
+            if (_seen.Add((v.Kind, v.Ipa, v.SizeBytes)))
+                Violations.Add(v);
+        }
+    }
+}
