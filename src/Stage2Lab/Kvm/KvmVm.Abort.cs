@@ -13,6 +13,12 @@ public sealed partial class KvmVm
     /// </summary>
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)
     {
+        if (explain is not null)
+        {
+            explain.Policy = Policy.Name;
+            explain.Ipa = ipa;
+            explain.Access = access;
+        }
         Translation t = Stage2.Access(ipa, access);
         FaultResult result;
         if (t.IsMapped)
