@@ -161,4 +161,28 @@ public class ExplainDecisionTests
         Step(z, "kvm_handle_guest_abort", null, "-ENOEXEC");
         Assert.Null(z.Slot);
     }
+    [Fact]
+    public void Seed_v3_device_force_pte_only_when_the_size_is_already_a_page()
+    {
+        // Patch 2/2: force_pte = (vma_pagesize == PAGE_SIZE) for a device pfn.
+        KvmVm aligned = BarVm("seed-v3", 4UL << 20, 0x2000000, 0x8000000000, 4UL << 20);
+        var x = new DecisionRecord();
+        aligned.Access(0x8000201000, AccessKind.Read, x);
+        DecisionStep device = Assert.Single(x.Steps, s => s.Function == "kvm_is_device_pfn");
+        Assert.Equal("PA 0x2000200000 is not RAM: device", device.Text); // block start's pfn; 2M size: force_pte stays false
+        Assert.Equal(0x200000UL, x.Result.SizeBytes);
+
+        KvmVm unaligned = BarVm("seed-v3", 4UL << 20, 0x2000003, 0x8000000000, 4UL << 20);
+        var y = new DecisionRecord();
+        unaligned.Access(0x8000201000, AccessKind.Read, y);
+        device = Assert.Single(y.Steps, s => s.Function == "kvm_is_device_pfn");
+        Assert.Equal("PA 0x2000204000 is not RAM: device, force_pte", device.Text); // PAGE size: force_pte keeps THP adjust away
+        Assert.DoesNotContain(y.Steps, s => s.Function is "kvm_is_transparent_hugepage" or "transparent_hugepage_adjust");
+
+        KvmVm merged = BarVm("v5.14", 4UL << 20, 0x2000003, 0x8000000000, 4UL << 20);
+        var z = new DecisionRecord();
+        merged.Access(0x8000201000, AccessKind.Read, z);
+        // Marc's version: force_pte stays for memory only; `device` itself gates THP adjust
+        Step(z, "kvm_is_device_pfn", null, "PA 0x2000204000 is not RAM: device (no THP upgrade)");
+    }
 }

@@ -197,4 +197,37 @@ public class MemslotIoctlTests
         Assert.Equal(Errno.EINVAL, host.Remap(Hva, 0x10000, 0x2000000000).Errno); // remap only inside a pfnmap VMA
         Assert.Single(host.Vmas); // nothing refused was added
     }
+    [Theory]
+    [InlineData("v5.13", Errno.EAGAIN)]
+    [InlineData("v5.9", 0)]
+    [InlineData("v5.14", 0)]
+    public void Pre_5_14_flags_only_change_remaps_pfnmap_pages(string policy, int errno)
+    {
+        // A logging slot registered over a hole; the VMM mmaps a BAR there afterwards and the guest faults a page
+        // in (logging forces PAGE; a device page stays writable). Turning logging off is a FLAGS_ONLY change: 5.13's
+        // kvm_arch_prepare_memory_region calls kvm_phys_addr_ioremap on the BAR again, whose map of the identical
+        // page returns -EAGAIN in the 5.12-5.15 pgtable.c (stage2_map_walker_try_leaf) and the ioctl fails with
+        // it. 5.10-rc1's kvm_set_valid_leaf_pte tolerates recreating the same mapping; 5.14+ maps nothing there.
+        var host = NewHost(Granule.Size4K);
+        var vm = NewVm(host, policy);
+        Assert.True(vm.SetUserMemoryRegion(0, 0x8000000000, M, Hva, MemslotFlags.LogDirtyPages).Succeeded); // no VMA yet
+        Assert.True(host.AddVma(PfnMap(Hva, M, 0x2000000)).Succeeded);
+        FaultResult r = vm.Access(0x8000000000, AccessKind.Read);
+        Assert.Equal("rwd", r.Prot.ToLetters()); // device: not downgraded to read-only by logging
+        KvmResult off = vm.SetDirtyLogging(0, false);
+        Assert.Equal(errno, off.Errno);
+        Assert.Equal(errno == 0, vm.Memslots.ById(0)!.DirtyBitmap is null); // a failed change keeps the old slot (still logging)
+    }
+    [Theory]
+    [InlineData("vma 0x7f0000200000 4M anon 0x110000000", 5, "VMA [0x7f0000200000, 0x7f0000600000) overlaps VMA [0x7f0000000000, 0x7f0000400000)")]
+    [InlineData("ram 0x100000000 4K", 5, "RAM range 'ram' [0x100000000, 0x100001000) overlaps RAM 'ram' [0x80000000, 0x480000000)")]
+    [InlineData("vma 0x7f0010000000 2M hugetlb 1M 0x110000000", 5, "hugetlb page size 1M does not exist with 4K pages")]
+    public void A_refused_host_line_stops_the_script_with_file_line_and_sentence(string line, int lineNumber, string sentence)
+    {
+        string script = "granule 4K\npolicy v6.18\nram 0x80000000 16G\nvma 0x7f0000000000 4M anon 0x100000000\n" + line + "\n";
+        var e = Assert.Throws<Stage2Lab.Simulation.Scripts.ScriptException>(() => Run(script));
+        Assert.Equal(lineNumber, e.Line); // the offending line
+        Assert.StartsWith($"t.s2faults:{lineNumber}: ", e.Message); // FILE:LINE: first
+        Assert.Contains(sentence, e.Message, StringComparison.Ordinal); // then the host's sentence
+    }
 }
