@@ -20,6 +20,12 @@ public sealed partial class KvmVm
     /// </summary>
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)
     {
+        if (explain is not null)
+        {
+            explain.Policy = Policy.Name;
+            explain.Ipa = ipa;
+            explain.Access = access;
+        }
         Translation t = Stage2.Access(ipa, access);
         FaultResult result;
         if (t.IsMapped)
@@ -27,7 +33,7 @@ public sealed partial class KvmVm
             result = FaultResult.Hit();
             explain?.Note("hardware walk", $"valid L{t.Level} leaf maps IPA 0x{ipa:x} to PA 0x{t.Pa:x} and allows the {AccessName(access)}: no fault (the MMU sets AF)");
         }
-        else if (t.Outcome == TranslationOutcome.AddressSizeFault)
+        else if (t.Outcome == TranslationOutcome.AddressSizeFault && Policy.InjectsAbortBeyondIpaSize)
         {
             // kvm_handle_guest_abort: beyond the VM's IPA size the guest gets an external abort.
             result = new FaultResult { Outcome = FaultOutcome.Injected, Status = FaultStatus.Translation, FaultLevel = t.Level };
@@ -35,10 +41,14 @@ public sealed partial class KvmVm
         }
         else
         {
+            // Before the out-of-IPA-range check (5.x), an IPA beyond the IPA size is a translation fault like any
+            // other: no memslot holds it, so it is MMIO (or -ENOEXEC for a fetch).
             FaultStatus status = t.Outcome == TranslationOutcome.PermissionFault ? FaultStatus.Permission : FaultStatus.Translation;
             explain?.Note("hardware walk", status == FaultStatus.Permission
                 ? $"L{t.Level} leaf at IPA 0x{ipa:x} does not allow the {AccessName(access)}: permission fault, level {t.Level}"
-                : $"no valid entry at L{t.Level} for IPA 0x{ipa:x}: translation fault, level {t.Level}");
+                : t.Outcome == TranslationOutcome.AddressSizeFault
+                    ? $"IPA 0x{ipa:x} is at or above 2^{Config.IpaBits}: translation fault, level {t.Level} ({Policy.Name} has no out-of-IPA-range check)"
+                    : $"no valid entry at L{t.Level} for IPA 0x{ipa:x}: translation fault, level {t.Level}");
             result = HandleGuestAbort(ipa, access, status, t.Level, explain);
             result.Status = status;
             result.FaultLevel = t.Level;

@@ -21,6 +21,13 @@ public abstract class FaultPolicy
     /// <summary>kvm_flush_remote_tlbs_memslot flushes a range (6.6+) rather than the whole VMID.</summary>
     public virtual bool RangeFlushOfMemslots => false;
 
+    /// <summary>
+    /// kvm_handle_guest_abort injects an abort for a translation fault at or beyond the VM's IPA size (the
+    /// out-of-IPA-range check added in 2022, after 5.15). Older kernels treat it as any other IPA outside every
+    /// memslot: MMIO for a data abort, -ENOEXEC for an instruction abort.
+    /// </summary>
+    public virtual bool InjectsAbortBeyondIpaSize => false;
+
     /// <summary>user_mem_abort: decide and install the stage-2 mapping for one fault.</summary>
     public abstract FaultResult UserMemAbort(in FaultContext ctx);
 

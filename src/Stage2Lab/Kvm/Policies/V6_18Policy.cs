@@ -19,6 +19,9 @@ public class V6_18Policy : FaultPolicy
 
     public override bool RangeFlushOfMemslots => true;
 
+    /// <summary>kvm_handle_guest_abort: "Falls between the IPA range and the PARange?" -> kvm_inject_sea.</summary>
+    public override bool InjectsAbortBeyondIpaSize => true;
+
     /// <summary>
     /// The size the VMA allows at hva, before the memslot is considered: get_vma_page_shift here; the
     /// host-pte variant overrides it.
