@@ -12,6 +12,7 @@ public static class CliApp
         root.Subcommands.Add(ScenarioCommands.Run(stdout, stderr));
         root.Subcommands.Add(ScenarioCommands.Explain(stdout, stderr));
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
+        root.Subcommands.Add(FuzzCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

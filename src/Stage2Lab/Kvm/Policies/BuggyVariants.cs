@@ -12,7 +12,7 @@ public static class BuggyVariants
 
     public static FaultPolicy? TryGet(string name) => name switch
     {
-        "bug-no-pa-align" => new PfnMapCheckVariant(name, PfnMapChecks.VmaBounds, "v6.18 without the seed's first point: PFNMAP blocks without checking hva ≡ pa"),
+        "bug-no-pa-align" => new PfnMapCheckVariant(name, PfnMapChecks.VmaBounds, "v6.18 without the seed's first point: PFNMAP blocks without checking hva ≡ pa, the pfn aligned down as for a THP"),
         "bug-no-vma-bound" => new PfnMapCheckVariant(name, PfnMapChecks.PaAlignment, "v6.18 without the seed's second point: PFNMAP blocks without checking the VMA bounds"),
         "bug-log-blocks" => new LoggingBlocksVariant(),
         _ => null,
@@ -39,6 +39,10 @@ public static class BuggyVariants
             vma.IsPfnMap && !vma.IsHugetlb
                 ? KernelRules.PfnMapBlockShift(vm.HostConfig, vma, hva, "get_vma_page_shift (variant)", x, _checks)
                 : base.VmaShift(vm, vma, hva, x);
+
+        /// <summary>Without the hva ≡ pa test, a patch that treats the block like a THP aligns the pfn down.</summary>
+        protected override ulong BlockPa(ulong pa, ulong sizeBytes) =>
+            (_checks & PfnMapChecks.PaAlignment) == 0 ? pa & ~(sizeBytes - 1) : pa;
     }
 
     private sealed class LoggingBlocksVariant : V6_18Policy

@@ -29,6 +29,9 @@ public class V6_18Policy : FaultPolicy
     protected virtual int VmaShift(KvmVm vm, Vma vma, ulong hva, DecisionRecord? x) =>
         KernelRules.GetVmaPageShift(vm.HostConfig, vma, hva, x);
 
+    /// <summary>The PA a block is mapped from: the pfn of its first page, as __kvm_faultin_pfn returned it.</summary>
+    protected virtual ulong BlockPa(ulong pa, ulong sizeBytes) => pa;
+
     /// <summary>Dirty logging forces PAGE_SIZE mappings (so every written page can be tracked).</summary>
     protected virtual bool LoggingForcesPages => true;
 
@@ -143,6 +146,8 @@ public class V6_18Policy : FaultPolicy
             : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
 
         bool relax = perm && size == faultGranule;
+        if (size > page)
+            pa = BlockPa(pa, size);
         FaultResult result = KernelRules.Install(vm, relax, ipa, size, pa, prot, WalkFlags.HandleFault, x);
         if (writable && result.PgtableErrno == 0)
             vm.MarkPageDirty(slot, gfnIpa);

@@ -24,6 +24,9 @@ public sealed class InvariantRunChecker : IRunChecker
 
     public int MaxViolations { get; }
 
+    /// <summary>Only violations this accepts count (e.g. one invariant a campaign is looking for).</summary>
+    public Func<InvariantViolation, bool>? Filter { get; init; }
+
     public List<InvariantViolation> Violations { get; } = new();
 
     /// <summary>The global access index of the access that caused the first violation, if an access did.</summary>
@@ -63,6 +66,38 @@ public sealed class InvariantRunChecker : IRunChecker
         if (Violations.Count >= MaxViolations)
             return;
         _found.Clear();
+        // Check what the event can have changed: one slot for dirty logging, an HVA range for the MMU notifier
+        // (plus table reachability where table pages may have been freed), everything for memslot changes.
+        switch (ev)
+        {
+            case DirtyLogEvent or GetDirtyLogEvent or ClearDirtyLogEvent:
+            {
+                int id = ev switch { DirtyLogEvent d => d.SlotId, GetDirtyLogEvent g => g.SlotId, _ => ((ClearDirtyLogEvent)ev).SlotId };
+                if (vm.Memslots.ById(id) is { } slot)
+                    _checker.CheckRange(vm, slot.Ipa, slot.SizeBytes, _found, eventNumber);
+                break;
+            }
+            case UnmapEvent u:
+                _checker.CheckHvaRange(vm, u.Hva, u.SizeBytes, _found, eventNumber);
+                _checker.CheckTableReachability(vm, _found, eventNumber);
+                break;
+            case AgeEvent a:
+                _checker.CheckHvaRange(vm, a.Hva, a.SizeBytes, _found, eventNumber);
+                break;
+            default:
+                _checker.CheckAll(vm, _found, eventNumber);
+                break;
+        }
+        if (_found.Count > 0)
+            Collect(eventNumber, null);
+    }
+
+    /// <summary>Everything, once (the end of a run): what an event-by-event check can only see whole.</summary>
+    public void Finish(KvmVm vm, int eventNumber)
+    {
+        if (Violations.Count >= MaxViolations)
+            return;
+        _found.Clear();
         _checker.CheckAll(vm, _found, eventNumber);
         if (_found.Count > 0)
             Collect(eventNumber, null);
@@ -70,18 +105,22 @@ public sealed class InvariantRunChecker : IRunChecker
 
     private void Collect(int eventNumber, long? accessIndex)
     {
-        if (Violations.Count == 0)
-        {
-            FirstViolatingEvent = eventNumber;
-            FirstViolatingAccess = accessIndex;
-        }
         foreach (InvariantViolation v in _found)
         {
             if (Violations.Count >= MaxViolations)
                 break;
+            if (Filter is not null && !Filter(v))
+                continue;
             // A broken mapping stays broken: report it once, under the event that made it.
             if (_seen.Add((v.Kind, v.Ipa, v.SizeBytes)))
+            {
+                if (Violations.Count == 0)
+                {
+                    FirstViolatingEvent = eventNumber;
+                    FirstViolatingAccess = accessIndex;
+                }
                 Violations.Add(v);
+            }
         }
     }
 }

@@ -14,4 +14,7 @@ public interface IRunChecker
 
     /// <summary>After a non-access event; <paramref name="ev"/> is null for the memslot creation phase (event 0).</summary>
     void AfterEvent(KvmVm vm, TimelineEvent? ev, int eventNumber);
+
+    /// <summary>At the end of the timeline, before teardown: whatever is only checked whole.</summary>
+    void Finish(KvmVm vm, int eventNumber);
 }

@@ -106,18 +106,10 @@ public static class ScenarioRunner
 
         public PolicyRun Run()
         {
-            HostAddressSpace host = HostBuilder.Build(_s);
-            FaultPolicy policy = PolicyCatalog.Get(_policyName);
-            var config = new VmConfig
-            {
-                Granule = _s.Host.PageSize,
-                IpaBits = _s.Vm.IpaBits,
-                Features = new CpuFeatures(_s.Vm.Fwb, _s.Vm.Dic, _s.Vm.RangeTlbi),
-                MaxSlots = _s.Vm.MaxSlots,
-                EagerSplitChunkBytes = _s.Vm.EagerSplitChunkBytes,
-                ManualDirtyLogProtect = _s.Vm.ManualDirtyLogProtect,
-            };
-            _vm = new KvmVm(config, host, policy) { RecordFaultEvents = _options.CostliestDecisions > 0 };
+            _vm = ScenarioVm.Create(_s, _policyName);
+            _vm.RecordFaultEvents = _options.CostliestDecisions > 0;
+            FaultPolicy policy = _vm.Policy;
+            VmConfig config = _vm.Config;
             var run = new PolicyRun { Policy = policy.Name, Description = policy.Description, Profile = _profile, Granule = config.Granule };
 
             Phase(run, "slot creation", "memslots", p =>
@@ -136,6 +128,7 @@ public static class ScenarioRunner
                 int eventNumber = i + 1;
                 if (ev is TeardownEvent)
                 {
+                    _options.Checker?.Finish(_vm, eventNumber - 1);
                     Snapshot(run.Final);
                     tornDown = true;
                 }
@@ -155,6 +148,7 @@ public static class ScenarioRunner
             }
             if (!tornDown && !Finished)
             {
+                _options.Checker?.Finish(_vm, _s.Timeline.Count);
                 Snapshot(run.Final);
                 Phase(run, "teardown", "teardown", _ => _vm.Teardown());
             }
@@ -181,14 +175,9 @@ public static class ScenarioRunner
 
         private void CreateSlot(MemslotSpec slot, PhaseResult phase)
         {
-            KvmResult r = _vm.SetUserMemoryRegion(slot.Id, slot.Ipa, slot.SizeBytes, slot.Hva, slot.Flags);
-            Refused(phase, r);
-        }
-
-        private static void Refused(PhaseResult phase, KvmResult r)
-        {
-            if (!r.Succeeded)
-                phase.Refusals.Add($"{Errno.Name(r.Errno)}: {r.Message}");
+            EventOutcome outcome = EventApplier.Apply(_vm, new SlotCreateEvent { Slot = slot });
+            if (outcome.Refusal is not null)
+                phase.Refusals.Add(outcome.Refusal);
         }
 
         private void Execute(TimelineEvent ev, int eventNumber, PhaseResult phase)
@@ -201,54 +190,14 @@ public static class ScenarioRunner
                 case AccessEvent a:
                     RunAccess(a, eventNumber, phase);
                     break;
-                case SlotCreateEvent c:
-                    CreateSlot(c.Slot, phase);
-                    break;
-                case SlotDeleteEvent d:
-                    Refused(phase, _vm.DeleteSlot(d.SlotId));
-                    break;
-                case SlotMoveEvent m:
+                default:
                 {
-                    Memslot? slot = _vm.Memslots.ById(m.SlotId);
-                    Refused(phase, slot is null
-                        ? KvmResult.Fail(Errno.EINVAL, $"slot {m.SlotId} does not exist")
-                        : _vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags));
+                    EventOutcome outcome = EventApplier.Apply(_vm, ev);
+                    if (outcome.Refusal is not null)
+                        phase.Refusals.Add(outcome.Refusal);
+                    phase.DirtyPagesHarvested = outcome.DirtyPagesHarvested;
                     break;
                 }
-                case DirtyLogEvent l:
-                    Refused(phase, _vm.SetDirtyLogging(l.SlotId, l.Enable));
-                    break;
-                case GetDirtyLogEvent g:
-                {
-                    var gfns = new List<ulong>();
-                    Refused(phase, _vm.GetDirtyLog(g.SlotId, gfns));
-                    phase.DirtyPagesHarvested = gfns.Count;
-                    break;
-                }
-                case ClearDirtyLogEvent c:
-                {
-                    Memslot? slot = _vm.Memslots.ById(c.SlotId);
-                    ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - c.FirstPage;
-                    phase.DirtyPagesHarvested = slot?.DirtyBitmap?.CountSet() ?? 0;
-                    Refused(phase, _vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages));
-                    break;
-                }
-                case UnmapEvent u when u.Zap:
-                    _vm.ZapHvaRange(u.Hva, u.SizeBytes);
-                    break;
-                case UnmapEvent u:
-                {
-                    HostResult r = _vm.Munmap(u.Hva, u.SizeBytes);
-                    if (!r.Succeeded)
-                        phase.Refusals.Add($"{Errno.Name(r.Errno)}: {r.Message}");
-                    break;
-                }
-                case AgeEvent a:
-                    _vm.AgeHvaRange(a.Hva, a.SizeBytes);
-                    break;
-                case TeardownEvent:
-                    _vm.Teardown();
-                    break;
             }
         }
 

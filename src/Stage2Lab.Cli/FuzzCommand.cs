@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using Stage2Lab.Kvm.Policies;
+using Stage2Lab.Reports;
+using Stage2Lab.Simulation.Fuzzing;
+using Stage2Lab.Simulation.Scenarios;
+
+namespace Stage2Lab.Cli;
+
+/// <summary>`s2lab fuzz`: random hosts, VMAs, memslots and timelines, invariants checked after every event.</summary>
+internal static class FuzzCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var policy = new Option<string>("--policy") { Description = $"The policy to fuzz: {string.Join(", ", PolicyCatalog.AllNames)}.", DefaultValueFactory = _ => "v6.18" };
+        var seed = new Option<ulong>("--seed") { Description = "Campaign seed: the same seed gives the same cases and the same result.", DefaultValueFactory = _ => 1 };
+        var events = new Option<long>("--events") { Description = "Stop after this many events (0: no limit).", DefaultValueFactory = _ => 200_000 };
+        var seconds = new Option<double>("--seconds") { Description = "Stop after this many seconds (0: no limit)." };
+        var layout = new Option<string>("--layout") { Description = "ordinary (a careful VMM's layouts) or any (every feature, including the known kernel breakers).", DefaultValueFactory = _ => "any" };
+        layout.AcceptOnlyFromAmong("ordinary", "any");
+        var only = new Option<string?>("--invariant") { Description = $"Look for this invariant only (others are ignored): {string.Join(", ", Enum.GetNames<Stage2Lab.Simulation.Invariants.InvariantKind>())}." };
+        var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY-seed-SEED.yaml." };
+        var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces. Exit code 1 when a violation was found, 0 when none. " + ExitCodes.HelpText)
+        {
+            policy,
+            seed,
+            events,
+            seconds,
+            layout,
+            only,
+            output,
+        };
+        command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
+        {
+            string name = parse.GetValue(policy)!;
+            if (PolicyCatalog.TryGet(name) is null)
+                throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyCatalog.AllNames)}");
+            long maxEvents = parse.GetValue(events);
+            double maxSeconds = parse.GetValue(seconds);
+            if (maxEvents < 0 || maxSeconds < 0)
+                throw new UsageException("--events and --seconds must not be negative");
+            if (maxEvents == 0 && maxSeconds == 0)
+                throw new UsageException("give --events or --seconds (or both): a campaign needs an end");
+            Stage2Lab.Simulation.Invariants.InvariantKind? onlyKind = null;
+            if (parse.GetValue(only) is { } kindText)
+            {
+                if (!Enum.TryParse(kindText, ignoreCase: true, out Stage2Lab.Simulation.Invariants.InvariantKind kind))
+                    throw new UsageException($"unknown invariant '{kindText}'; expected one of {string.Join(", ", Enum.GetNames<Stage2Lab.Simulation.Invariants.InvariantKind>())}");
+                onlyKind = kind;
+            }
+            var bar = new ProgressBar(stderr) { Label = "fuzz " + name };
+            var options = new FuzzOptions
+            {
+                Policy = name,
+                Seed = parse.GetValue(seed),
+                MaxEvents = maxEvents,
+                Seconds = maxSeconds,
+                Layout = parse.GetValue(layout) == "ordinary" ? FuzzLayout.Ordinary : FuzzLayout.Any,
+                OnlyKind = onlyKind,
+                Progress = (done, total) => bar.Report((ulong)done, (ulong)(total > 0 ? total : done + 1)),
+            };
+            FuzzReport report = Fuzzer.Run(options);
+            bar.Done();
+            string summary = $"fuzz {name} seed {report.Seed} layout {report.Layout.ToString().ToLowerInvariant()}: {Format.Count(report.Cases)} cases, {Format.Count(report.Events)} events in {report.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Format.Count((long)report.EventsPerSecond)} events/s)";
+            if (report.Finding is not { } finding)
+            {
+                stdout.WriteLine(summary + ", no invariant violation");
+                return ExitCodes.Ok;
+            }
+            string path = parse.GetValue(output) ?? $"fuzz-{name}-seed-{report.Seed}.yaml";
+            var comments = new[]
+            {
+                $"Reproducer found by: s2lab fuzz --policy {name} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}",
+                $"Violation: {finding.Violation}",
+                $"Found after {finding.EventsToFind} events ({finding.TimeToFind.TotalSeconds:0.00} s, case {finding.CaseIndex}); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s.",
+                $"Reproduce: s2lab check {Path.GetFileName(path)}",
+            };
+            AtomicFile.Write(path, ScenarioWriter.Write(finding.Reproducer, comments));
+            stdout.WriteLine(summary);
+            stdout.WriteLine($"violation: {finding.Violation}");
+            stdout.WriteLine($"found after {Format.Count(finding.EventsToFind)} events ({finding.TimeToFind.TotalSeconds:0.00} s); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s");
+            stdout.WriteLine($"reproducer written to {path}; run `s2lab check {path}` to see it again");
+            return ExitCodes.Failed;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using CsCheck;
+using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Invariants;
+using Stage2Lab.Simulation.Runs;
+using Stage2Lab.Simulation.Scenarios;
+
+namespace Stage2Lab.Simulation.Fuzzing;
+
+public sealed class FuzzOptions
+{
+    public string Policy { get; init; } = "v6.18";
+
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Stop after this many events (accesses and other events); 0: no limit.</summary>
+    public long MaxEvents { get; init; } = 100_000;
+
+    /// <summary>Stop after this many seconds; 0: no limit.</summary>
+    public double Seconds { get; init; }
+
+    public FuzzLayout Layout { get; init; } = FuzzLayout.Any;
+
+    /// <summary>Events in one generated case (the timeline length before shrinking).</summary>
+    public int EventsPerCase { get; init; } = 48;
+
+    /// <summary>How long shrinking may take.</summary>
+    public double ShrinkSeconds { get; init; } = 20;
+
+    /// <summary>Only this invariant ends the campaign (others are ignored); null: any.</summary>
+    public InvariantKind? OnlyKind { get; init; }
+
+    /// <summary>Called now and then with (events so far, event budget or 0).</summary>
+    public Action<long, long>? Progress { get; init; }
+}
+
+/// <summary>A violation the fuzzer found, shrunk to a small scenario that `s2lab check` reproduces.</summary>
+public sealed record FuzzFinding(
+    InvariantViolation Violation,
+    Scenario Reproducer,
+    long CaseIndex,
+    long EventsToFind,
+    TimeSpan TimeToFind,
+    int EventsBeforeShrinking,
+    int EventsAfterShrinking,
+    TimeSpan ShrinkTime);
+
+public sealed record FuzzReport(string Policy, ulong Seed, FuzzLayout Layout, long Cases, long Events, TimeSpan Elapsed, FuzzFinding? Finding)
+{
+    public double EventsPerSecond => Elapsed.TotalSeconds > 0 ? Events / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>
+/// Generates random hosts, VMAs of every kind, memslots and event timelines with CsCheck's generators, runs each
+/// under a policy with the invariant checker after every event, and shrinks the first violation: first the way
+/// CsCheck shrinks (regenerate, keep failing cases of smaller size), then event by event, so the reproducer is
+/// small. Deterministic per seed.
+/// </summary>
+public static class Fuzzer
+{
+    public static FuzzReport Run(FuzzOptions options)
+    {
+        Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
+        var clock = Stopwatch.StartNew();
+        long events = 0, cases = 0;
+        long nextProgress = 0;
+        while (true)
+        {
+            if (options.MaxEvents > 0 && events >= options.MaxEvents)
+                break;
+            if (options.Seconds > 0 && clock.Elapsed.TotalSeconds >= options.Seconds)
+                break;
+            var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)cases);
+            CaseChoice choice = gen.Generate(pcg, null, out Size size);
+            Outcome outcome = Execute(choice, options);
+            events += outcome.Events;
+            cases++;
+            if (outcome.Violation is not null)
+            {
+                TimeSpan found = clock.Elapsed;
+                var shrinkClock = Stopwatch.StartNew();
+                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
+                Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
+                var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, cases - 1, events, found,
+                    choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
+                return new FuzzReport(options.Policy, options.Seed, options.Layout, cases, events, found, finding);
+            }
+            if (options.Progress is not null && events >= nextProgress)
+            {
+                options.Progress(events, options.MaxEvents);
+                nextProgress = events + 20_000;
+            }
+        }
+        return new FuzzReport(options.Policy, options.Seed, options.Layout, cases, events, clock.Elapsed, null);
+    }
+
+    private readonly record struct Outcome(InvariantViolation? Violation, long Events, int EventNumber);
+
+    /// <summary>Runs one case with the checker after every event, stopping at the first violation.</summary>
+    private static Outcome Execute(CaseChoice choice, FuzzOptions options)
+    {
+        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy);
+        KvmVm vm = ScenarioVm.Create(s, options.Policy);
+        InvariantKind? only = options.OnlyKind;
+        var checker = new InvariantRunChecker(maxViolations: 1) { Filter = only is null ? null : v => v.Kind == only };
+        foreach (MemslotSpec slot in s.Memslots)
+            vm.SetUserMemoryRegion(slot.Id, slot.Ipa, slot.SizeBytes, slot.Hva, slot.Flags);
+        checker.AfterEvent(vm, null, 0);
+        for (int i = 0; i < s.Timeline.Count && !checker.Failed; i++)
+        {
+            TimelineEvent ev = s.Timeline[i];
+            if (ev is AccessEvent a)
+            {
+                FaultResult result = vm.Access(a.Ipa, a.Access);
+                checker.AfterAccess(vm, a.Ipa, a.Access, result, i + 1, i);
+            }
+            else
+            {
+                EventApplier.Apply(vm, ev);
+                checker.AfterEvent(vm, ev, i + 1);
+            }
+        }
+        if (!checker.Failed)
+            checker.Finish(vm, s.Timeline.Count);
+        InvariantViolation? v = checker.Violations.Count > 0 ? checker.Violations[0] : null;
+        return new Outcome(v, checker.EventsChecked, checker.FirstViolatingEvent ?? -1);
+    }
+
+    private static bool SameFailure(in Outcome o, InvariantViolation original) =>
+        o.Violation is not null && o.Violation.Kind == original.Kind;
+
+    private static (CaseChoice, Outcome) Shrink(Gen<CaseChoice> gen, CaseChoice choice, Size size, Outcome outcome, FuzzOptions options)
+    {
+        InvariantViolation original = outcome.Violation!;
+        var clock = Stopwatch.StartNew();
+        bool TimeLeft() => clock.Elapsed.TotalSeconds < options.ShrinkSeconds;
+
+        // Nothing after the violating event matters.
+        if (outcome.EventNumber > 0 && outcome.EventNumber < choice.Events.Length)
+        {
+            var cut = choice with { Events = choice.Events[..outcome.EventNumber] };
+            Outcome o = Execute(cut, options);
+            if (SameFailure(o, original))
+                (choice, outcome) = (cut, o);
+        }
+
+        // CsCheck's way: generate more cases, keep a failing one that is smaller by CsCheck's size order.
+        for (int attempt = 0; attempt < 1000 && TimeLeft(); attempt++)
+        {
+            var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, ~options.Seed * 0xD1B54A32D192ED03UL + (ulong)attempt);
+            CaseChoice candidate = gen.Generate(pcg, size, out Size candidateSize);
+            if (!Size.IsLessThan(candidateSize, size))
+                continue;
+            Outcome o = Execute(candidate, options);
+            if (SameFailure(o, original))
+            {
+                (choice, outcome, size) = (candidate, o, candidateSize);
+                if (o.EventNumber > 0 && o.EventNumber < choice.Events.Length)
+                    choice = choice with { Events = choice.Events[..o.EventNumber] };
+            }
+        }
+
+        // Then structurally: drop events, then VMAs, one at a time, while the same invariant still breaks.
+        bool progress = true;
+        while (progress && TimeLeft())
+        {
+            progress = false;
+            for (int i = choice.Events.Length - 1; i >= 0 && TimeLeft(); i--)
+            {
+                if (choice.Events.Length == 1)
+                    break;
+                var candidate = choice with { Events = [.. choice.Events[..i], .. choice.Events[(i + 1)..]] };
+                Outcome o = Execute(candidate, options);
+                if (SameFailure(o, original))
+                {
+                    (choice, outcome) = (candidate, o);
+                    progress = true;
+                }
+            }
+            for (int i = choice.Vmas.Length - 1; i >= 0 && choice.Vmas.Length > 1 && TimeLeft(); i--)
+            {
+                var candidate = choice with { Vmas = [.. choice.Vmas[..i], .. choice.Vmas[(i + 1)..]] };
+                Outcome o = Execute(candidate, options);
+                if (SameFailure(o, original))
+                {
+                    (choice, outcome) = (candidate, o);
+                    progress = true;
+                }
+            }
+        }
+        return (choice, outcome);
+    }
+
+    private static Scenario Reproducer(CaseChoice choice, Outcome outcome, FuzzOptions options)
+    {
+        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy);
+        if (outcome.EventNumber > 0 && outcome.EventNumber < s.Timeline.Count)
+            s.Timeline.RemoveRange(outcome.EventNumber, s.Timeline.Count - outcome.EventNumber);
+        s.Name = $"fuzz-{options.Policy}-{outcome.Violation!.Kind}";
+        s.Description = $"found by s2lab fuzz --policy {options.Policy} --seed {options.Seed} --layout {options.Layout.ToString().ToLowerInvariant()}: {outcome.Violation.Kind}";
+        return s;
+    }
+}

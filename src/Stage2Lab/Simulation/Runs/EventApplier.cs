@@ -1,0 +1,67 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Scenarios;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>What one non-access timeline event did: a refusal sentence if the kernel refused it, and the pages
+/// a dirty-log harvest reported.</summary>
+public readonly record struct EventOutcome(string? Refusal, long DirtyPagesHarvested);
+
+/// <summary>Applies one timeline event (other than guest accesses) to a VM, as the VMM's ioctl or the MMU
+/// notifier would. Shared by scenario runs and the fuzzer.</summary>
+public static class EventApplier
+{
+    public static EventOutcome Apply(KvmVm vm, TimelineEvent ev, List<ulong>? gfnScratch = null)
+    {
+        switch (ev)
+        {
+            case SlotCreateEvent c:
+                return Of(vm.SetUserMemoryRegion(c.Slot.Id, c.Slot.Ipa, c.Slot.SizeBytes, c.Slot.Hva, c.Slot.Flags));
+            case SlotDeleteEvent d:
+                return Of(vm.DeleteSlot(d.SlotId));
+            case SlotMoveEvent m:
+            {
+                Memslot? slot = vm.Memslots.ById(m.SlotId);
+                return Of(slot is null
+                    ? KvmResult.Fail(Errno.EINVAL, $"slot {m.SlotId} does not exist")
+                    : vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags));
+            }
+            case DirtyLogEvent l:
+                return Of(vm.SetDirtyLogging(l.SlotId, l.Enable));
+            case GetDirtyLogEvent g:
+            {
+                List<ulong> gfns = gfnScratch ?? new List<ulong>();
+                gfns.Clear();
+                EventOutcome o = Of(vm.GetDirtyLog(g.SlotId, gfns));
+                return o with { DirtyPagesHarvested = gfns.Count };
+            }
+            case ClearDirtyLogEvent c:
+            {
+                Memslot? slot = vm.Memslots.ById(c.SlotId);
+                ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - c.FirstPage;
+                long harvested = slot?.DirtyBitmap?.CountSet() ?? 0;
+                return Of(vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages)) with { DirtyPagesHarvested = harvested };
+            }
+            case UnmapEvent u when u.Zap:
+                vm.ZapHvaRange(u.Hva, u.SizeBytes);
+                return default;
+            case UnmapEvent u:
+            {
+                HostResult r = vm.Munmap(u.Hva, u.SizeBytes);
+                return r.Succeeded ? default : new EventOutcome($"{Errno.Name(r.Errno)}: {r.Message}", 0);
+            }
+            case AgeEvent a:
+                vm.AgeHvaRange(a.Hva, a.SizeBytes);
+                return default;
+            case TeardownEvent:
+                vm.Teardown();
+                return default;
+            default:
+                throw new ArgumentException($"{ev.Kind} is not applied here (guest accesses are run by the caller)", nameof(ev));
+        }
+    }
+
+    private static EventOutcome Of(KvmResult r) => r.Succeeded ? default : new EventOutcome($"{Errno.Name(r.Errno)}: {r.Message}", 0);
+}

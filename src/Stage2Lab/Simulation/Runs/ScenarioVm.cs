@@ -1,0 +1,27 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.Kvm.Policies;
+using Stage2Lab.Simulation.Scenarios;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>Builds the VM a scenario describes (host, VMAs, the VM with its policy), before any memslot.</summary>
+public static class ScenarioVm
+{
+    public static KvmVm Create(Scenario s, string policyName)
+    {
+        HostAddressSpace host = HostBuilder.Build(s);
+        FaultPolicy policy = PolicyCatalog.Get(policyName);
+        var config = new VmConfig
+        {
+            Granule = s.Host.PageSize,
+            IpaBits = s.Vm.IpaBits,
+            Features = new CpuFeatures(s.Vm.Fwb, s.Vm.Dic, s.Vm.RangeTlbi),
+            MaxSlots = s.Vm.MaxSlots,
+            EagerSplitChunkBytes = s.Vm.EagerSplitChunkBytes,
+            ManualDirtyLogProtect = s.Vm.ManualDirtyLogProtect,
+        };
+        return new KvmVm(config, host, policy);
+    }
+}
