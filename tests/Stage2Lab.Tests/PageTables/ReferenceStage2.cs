@@ -145,12 +145,17 @@ internal sealed class ReferenceStage2
         return 0;
     }
 
-    public int MkOld(ulong ipa, ulong size)
+    /// <summary>test_clear_young(mkold): whether any leaf touched was young; all of them become old.</summary>
+    public int MkOld(ulong ipa, ulong size, out bool young)
     {
+        young = false;
         if (!TryRange(ipa, size, out ulong start, out ulong end))
             return -Errno.ERANGE;
         foreach (RefPage leaf in LeavesTouching(start, end))
+        {
+            young |= leaf.Af;
             UpdateLeaf(leaf, p => p with { Af = false });
+        }
         return 0;
     }
 
