@@ -13,7 +13,8 @@ public sealed partial class Stage2PageTable
     public Translation Translate(ulong ipa, AccessKind access)
     {
         if (ipa >= Geometry.IpaLimit)
-            return new Translation(TranslationOutcome.AddressSizeFault, Geometry.StartLevel, 0, 0, default);
+            // An IPA beyond VTCR_EL2.T0SZ is a translation fault reported at level 0 (the walk never starts).
+            return new Translation(TranslationOutcome.AddressSizeFault, 0, 0, 0, default);
 
         Granule granule = Granule;
         int level = Geometry.StartLevel;

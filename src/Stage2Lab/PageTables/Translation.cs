@@ -11,7 +11,7 @@ public enum TranslationOutcome : byte
     TranslationFault,
     /// <summary>A valid leaf at <see cref="Translation.Level"/> does not allow the access (FSC permission fault).</summary>
     PermissionFault,
-    /// <summary>The IPA is at or beyond 2^IPA-bits.</summary>
+    /// <summary>The IPA is at or beyond 2^IPA-bits: a translation fault at level 0.</summary>
     AddressSizeFault,
 }
 
