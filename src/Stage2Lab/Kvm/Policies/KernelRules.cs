@@ -199,9 +199,81 @@ public static class KernelRules
         return thp;
     }
 
-    /// <summary>The prot a fault maps with, as text for the decision record.</summary>
-    public static void NoteProt(DecisionRecord? x, Prot prot, string why) =>
-        x?.Note("user_mem_abort", $"prot {prot.ToLetters()}: {why}");
+    /// <summary>
+    /// The first check of user_mem_abort from 5.5 to 5.15: a permission fault that is neither a write nor an
+    /// instruction fetch cannot happen (KVM maps everything readable): -EFAULT.
+    /// </summary>
+    public static bool IsUnexpectedReadPermissionFault(in FaultContext ctx)
+    {
+        if (!ctx.IsPermissionFault || ctx.WriteFault || ctx.ExecFault)
+            return false;
+        ctx.Explain?.Check("user_mem_abort", false, "read permission fault: unexpected, -EFAULT");
+        return true;
+    }
+
+    /// <summary>vma_lookup / find_vma_intersection(hva, hva + 1): the VMA holding the faulting HVA (none: -EFAULT).</summary>
+    public static Vma? LookupVma(in FaultContext ctx, string function)
+    {
+        Vma? vma = ctx.Vm.Host.FindVma(ctx.Hva);
+        if (ctx.Explain is { } x)
+        {
+            if (vma is null)
+                x.Check(function, false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
+            else
+                x.Check(function, true, $"VMA {vma}");
+        }
+        return vma;
+    }
+
+    /// <summary>
+    /// gfn_to_pfn_prot / __gfn_to_pfn_memslot / __kvm_faultin_pfn: fault the guest page's HVA in on the host and
+    /// return its PA, writable unless the slot or VMA is read-only. False when the host has no page (-EFAULT).
+    /// </summary>
+    public static bool FaultInPfn(in FaultContext ctx, ulong gfnIpa, string function, out ulong pa, out bool writable)
+    {
+        KvmVm vm = ctx.Vm;
+        bool ok = vm.FaultInPfn(ctx.Slot, gfnIpa, out pa, out writable);
+        if (ctx.Explain is { } x)
+        {
+            if (ok)
+                x.Note(function, $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
+            else
+                x.Check(function, false, "no host page: -EFAULT");
+        }
+        return ok;
+    }
+
+    /// <summary>The -ENOEXEC of user_mem_abort (5.5+): the guest may not execute from device memory.</summary>
+    public static FaultResult ExecOnDevice(DecisionRecord? x)
+    {
+        x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
+        return FaultResult.Fail(Errno.ENOEXEC);
+    }
+
+    /// <summary>
+    /// The prot user_mem_abort asks for (5.5 → 6.19): R; W if the page may be written; X for an instruction
+    /// fetch; then the memory type for device memory (Device, or Normal-NC in 6.8+), or X for normal memory on a
+    /// CPU with DIC (no I-cache maintenance needed).
+    /// </summary>
+    public static Prot FaultProt(bool writable, bool execFault, Prot deviceType, bool dic, DecisionRecord? x)
+    {
+        Prot prot = Prot.R;
+        if (writable)
+            prot |= Prot.W;
+        if (execFault)
+            prot |= Prot.X;
+        if (deviceType != Prot.None)
+            prot |= deviceType;
+        else if (dic)
+            prot |= Prot.X;
+        x?.Note("user_mem_abort", $"prot {prot.ToLetters()}: " + (deviceType switch
+        {
+            Prot.NormalNC => "VM_ALLOW_ANY_UNCACHED: Normal-NC",
+            Prot.Device => "device memory: Device-nGnRE",
+            _ => dic ? "normal memory, DIC: executable" : "normal memory",
+        }));
+        return prot;
+    }
 
     /// <summary>
     /// Calls relax_perms or map as user_mem_abort ends, and fills the result. The map call's IPA is the

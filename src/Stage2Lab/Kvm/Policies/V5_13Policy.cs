@@ -53,18 +53,8 @@ public class V5_13Policy : FaultPolicy
         ulong faultGranule = vm.Granule.LevelSize(ctx.FaultLevel);
         bool logging = slot.IsLogging;
 
-        if (perm && !ctx.WriteFault && !ctx.ExecFault)
-        {
-            x?.Check("user_mem_abort", false, "read permission fault: unexpected, -EFAULT");
+        if (KernelRules.IsUnexpectedReadPermissionFault(in ctx) || KernelRules.LookupVma(in ctx, "find_vma_intersection") is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        Vma? vma = vm.Host.FindVma(ctx.Hva);
-        if (vma is null)
-        {
-            x?.Check("find_vma_intersection", false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
-            return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Check("find_vma_intersection", true, $"VMA {vma}");
 
         bool forcePte = false;
         int shift = VmaShift(vm, vma, ctx.Hva, logging, ref forcePte, x);
@@ -75,12 +65,8 @@ public class V5_13Policy : FaultPolicy
             ipa &= ~(size - 1);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
-        if (!vm.FaultInPfn(slot, gfnIpa, out ulong pa, out bool writable))
-        {
-            x?.Check("gfn_to_pfn_prot", false, "no host page: -EFAULT");
+        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "gfn_to_pfn_prot", out ulong pa, out bool writable))
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Note("gfn_to_pfn_prot", $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
 
         bool device = vm.IsDevicePa(pa);
         if (device)
@@ -96,25 +82,13 @@ public class V5_13Policy : FaultPolicy
         }
 
         if (ctx.ExecFault && device)
-        {
-            x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
-            return FaultResult.Fail(Errno.ENOEXEC);
-        }
+            return KernelRules.ExecOnDevice(x);
 
         bool touchedNonRam = false;
         if (size == page && !forcePte)
             size = TransparentHugepageAdjust(vm, slot, ctx.Hva, ref ipa, ref pa, ref touchedNonRam, x);
 
-        Prot prot = Prot.R;
-        if (writable)
-            prot |= Prot.W;
-        if (ctx.ExecFault)
-            prot |= Prot.X;
-        if (device)
-            prot |= Prot.Device;
-        else if (vm.Features.Dic)
-            prot |= Prot.X;
-        KernelRules.NoteProt(x, prot, device ? "device memory" : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
+        Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, device ? Prot.Device : Prot.None, vm.Features.Dic, x);
 
         bool relax = perm && size == faultGranule;
         FaultResult result = KernelRules.Install(vm, relax, ipa, size, pa, prot, WalkFlags.HandleFault, x);

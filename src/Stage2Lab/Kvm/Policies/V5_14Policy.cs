@@ -29,18 +29,8 @@ public sealed class V5_14Policy : FaultPolicy
         ulong faultGranule = vm.Granule.LevelSize(ctx.FaultLevel);
         bool logging = slot.IsLogging;
 
-        if (perm && !ctx.WriteFault && !ctx.ExecFault)
-        {
-            x?.Check("user_mem_abort", false, "read permission fault: unexpected, -EFAULT");
+        if (KernelRules.IsUnexpectedReadPermissionFault(in ctx) || KernelRules.LookupVma(in ctx, "vma_lookup") is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        Vma? vma = vm.Host.FindVma(ctx.Hva);
-        if (vma is null)
-        {
-            x?.Check("vma_lookup", false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
-            return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Check("vma_lookup", true, $"VMA {vma}");
 
         bool forcePte = false;
         int shift;
@@ -61,12 +51,8 @@ public sealed class V5_14Policy : FaultPolicy
             ipa &= ~(size - 1);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
-        if (!vm.FaultInPfn(slot, gfnIpa, out ulong pa, out bool writable))
-        {
-            x?.Check("__gfn_to_pfn_memslot", false, "no host page: -EFAULT");
+        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "__gfn_to_pfn_memslot", out ulong pa, out bool writable))
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Note("__gfn_to_pfn_memslot", $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
 
         // kvm_is_device_pfn: any pfn that is not RAM. The VMA already gave the largest size to map; THP must not grow it.
         bool device = vm.IsDevicePa(pa);
@@ -79,10 +65,7 @@ public sealed class V5_14Policy : FaultPolicy
         }
 
         if (ctx.ExecFault && device)
-        {
-            x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
-            return FaultResult.Fail(Errno.ENOEXEC);
-        }
+            return KernelRules.ExecOnDevice(x);
 
         if (size == page && !(forcePte || device))
         {
@@ -97,16 +80,7 @@ public sealed class V5_14Policy : FaultPolicy
             }
         }
 
-        Prot prot = Prot.R;
-        if (writable)
-            prot |= Prot.W;
-        if (ctx.ExecFault)
-            prot |= Prot.X;
-        if (device)
-            prot |= Prot.Device;
-        else if (vm.Features.Dic)
-            prot |= Prot.X;
-        KernelRules.NoteProt(x, prot, device ? "device memory" : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
+        Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, device ? Prot.Device : Prot.None, vm.Features.Dic, x);
 
         bool relax = perm && size == faultGranule;
         FaultResult result = KernelRules.Install(vm, relax, ipa, size, pa, prot, WalkFlags.HandleFault, x);

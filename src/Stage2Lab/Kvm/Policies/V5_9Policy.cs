@@ -28,18 +28,8 @@ public sealed class V5_9Policy : FaultPolicy
         bool perm = ctx.IsPermissionFault;
         bool logging = slot.IsLogging;
 
-        if (perm && !ctx.WriteFault && !ctx.ExecFault)
-        {
-            x?.Check("user_mem_abort", false, "read permission fault: unexpected, -EFAULT");
+        if (KernelRules.IsUnexpectedReadPermissionFault(in ctx) || KernelRules.LookupVma(in ctx, "find_vma_intersection") is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        Vma? vma = vm.Host.FindVma(ctx.Hva);
-        if (vma is null)
-        {
-            x?.Check("find_vma_intersection", false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
-            return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Check("find_vma_intersection", true, $"VMA {vma}");
 
         bool forcePte = false;
         int shift = host.PageShift;
@@ -73,12 +63,8 @@ public sealed class V5_9Policy : FaultPolicy
             ipa &= ~(size - 1);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
-        if (!vm.FaultInPfn(slot, gfnIpa, out ulong pa, out bool writable))
-        {
-            x?.Check("gfn_to_pfn_prot", false, "no host page: -EFAULT");
+        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "gfn_to_pfn_prot", out ulong pa, out bool writable))
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Note("gfn_to_pfn_prot", $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
 
         bool device = vm.IsDevicePa(pa);
         if (device)
@@ -87,10 +73,7 @@ public sealed class V5_9Policy : FaultPolicy
             writable = false;
 
         if (ctx.ExecFault && device)
-        {
-            x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
-            return FaultResult.Fail(Errno.ENOEXEC);
-        }
+            return KernelRules.ExecOnDevice(x);
 
         bool touchedNonRam = false;
         if (size == page && !forcePte)
@@ -105,20 +88,10 @@ public sealed class V5_9Policy : FaultPolicy
             }
         }
 
-        Prot prot = Prot.R;
+        // 5.10-rc1 marks the page dirty before mapping it, whatever the map call returns.
         if (writable)
-        {
-            prot |= Prot.W;
-            // 5.10-rc1 marks the page dirty before mapping it, whatever the map call returns.
             vm.MarkPageDirty(slot, gfnIpa);
-        }
-        if (ctx.ExecFault)
-            prot |= Prot.X;
-        if (device)
-            prot |= Prot.Device;
-        else if (vm.Features.Dic)
-            prot |= Prot.X;
-        KernelRules.NoteProt(x, prot, device ? "device memory" : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
+        Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, device ? Prot.Device : Prot.None, vm.Features.Dic, x);
 
         // No fault_granule yet: every permission fault relaxes, unless logging needs the block split.
         bool relax = perm && !(logging && writable);

@@ -48,13 +48,8 @@ public class V6_18Policy : FaultPolicy
         bool logging = slot.IsLogging;
         bool forcePagesForLogging = logging && LoggingForcesPages;
 
-        Vma? vma = vm.Host.FindVma(ctx.Hva);
-        if (vma is null)
-        {
-            x?.Check("vma_lookup", false, $"no VMA contains HVA 0x{ctx.Hva:x}: -EFAULT");
+        if (KernelRules.LookupVma(in ctx, "vma_lookup") is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Check("vma_lookup", true, $"VMA {vma}");
 
         bool forcePte = false;
         int shift;
@@ -81,12 +76,8 @@ public class V6_18Policy : FaultPolicy
         // vm_flags are read before the pfn is faulted in (a fault-time remap VMA is not yet VM_PFNMAP).
         VmFlags vmFlags = vma.Flags;
         bool vmaCacheable = vma.Cacheable;
-        if (!vm.FaultInPfn(slot, gfnIpa, out ulong pa, out bool writable))
-        {
-            x?.Check("__kvm_faultin_pfn", false, "no host page: -EFAULT");
+        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "__kvm_faultin_pfn", out ulong pa, out bool writable))
             return FaultResult.Fail(Errno.EFAULT);
-        }
-        x?.Note("__kvm_faultin_pfn", $"gfn 0x{gfnIpa >> vm.PageShift:x} → PA 0x{pa:x}{(writable ? ", writable" : ", read-only")}");
 
         bool forceNonCacheable = false;
         if ((vmFlags & (VmFlags.PfnMap | VmFlags.MixedMap)) != 0 && vm.IsDevicePa(pa))
@@ -114,10 +105,7 @@ public class V6_18Policy : FaultPolicy
         }
 
         if (ctx.ExecFault && forceNonCacheable)
-        {
-            x?.Check("user_mem_abort", false, "instruction fetch from device memory: -ENOEXEC");
-            return FaultResult.Fail(Errno.ENOEXEC);
-        }
+            return KernelRules.ExecOnDevice(x);
 
         if (size == page && !(forcePte || forceNonCacheable))
         {
@@ -132,18 +120,9 @@ public class V6_18Policy : FaultPolicy
             }
         }
 
-        Prot prot = Prot.R;
-        if (writable)
-            prot |= Prot.W;
-        if (ctx.ExecFault)
-            prot |= Prot.X;
-        if (forceNonCacheable)
-            prot |= (vmFlags & VmFlags.AllowAnyUncached) != 0 ? Prot.NormalNC : Prot.Device;
-        else if (vm.Features.Dic)
-            prot |= Prot.X;
-        KernelRules.NoteProt(x, prot, forceNonCacheable
-            ? ((vmFlags & VmFlags.AllowAnyUncached) != 0 ? "VM_ALLOW_ANY_UNCACHED: Normal-NC" : "device memory: Device-nGnRE")
-            : vm.Features.Dic ? "normal memory, DIC: executable" : "normal memory");
+        // VM_ALLOW_ANY_UNCACHED (6.8+): non-cacheable device memory may be mapped Normal-NC.
+        Prot deviceType = !forceNonCacheable ? Prot.None : (vmFlags & VmFlags.AllowAnyUncached) != 0 ? Prot.NormalNC : Prot.Device;
+        Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, deviceType, vm.Features.Dic, x);
 
         bool relax = perm && size == faultGranule;
         if (size > page)
