@@ -116,46 +116,46 @@ public static class S2OpsScript
             if (!tokens.Next(out ReadOnlySpan<byte> word))
                 return false;
             var p = new LineParser(_file, lineNumber, tokens);
-            switch (Encoding.ASCII.GetString(word))
+            switch (KeywordOf(word))
             {
-                case "granule":
+                case Keyword.Granule:
                     RequireHeaderPosition(p, "granule");
                     Header.Granule = p.Granule();
                     p.End();
                     return false;
-                case "ipa-bits":
+                case Keyword.IpaBits:
                     RequireHeaderPosition(p, "ipa-bits");
                     Header.IpaBits = p.IpaBits();
                     p.End();
                     return false;
-                case "fwb":
+                case Keyword.Fwb:
                     RequireHeaderPosition(p, "fwb");
                     Header.Fwb = p.OnOff("fwb");
                     p.End();
                     return false;
-                case "map":
+                case Keyword.Map:
                     op.Kind = OpKind.Map;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     op.Size = p.Aligned("SIZE", Header.Granule);
                     op.Pa = p.Aligned("PA", Header.Granule);
                     op.Prot = p.Prot();
                     break;
-                case "unmap": op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "wrprotect": op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "split": op.Kind = OpKind.Split; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "mkold": op.Kind = OpKind.MkOld; ParseRange(ref p, ref op, checkLimit: true); break;
-                case "relax":
+                case Keyword.Unmap: op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.WrProtect: op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.Split: op.Kind = OpKind.Split; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.MkOld: op.Kind = OpKind.MkOld; ParseRange(ref p, ref op, checkLimit: true); break;
+                case Keyword.Relax:
                     op.Kind = OpKind.Relax;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     op.Prot = p.Prot();
                     break;
-                case "mkyoung":
+                case Keyword.MkYoung:
                     op.Kind = OpKind.MkYoung;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     if (op.Ipa >= 1UL << Header.IpaBits)
                         throw p.Error($"mkyoung IPA 0x{op.Ipa:x} is not below 1 << ipa-bits ({Header.IpaBits}); mkyoung cannot report an error");
                     break;
-                case "dump":
+                case Keyword.Dump:
                     op.Kind = OpKind.Dump;
                     break;
                 default:
@@ -164,6 +164,39 @@ public static class S2OpsScript
             p.End();
             _sawOperation = true;
             return true;
+        }
+
+        private enum Keyword : byte
+        {
+            Unknown,
+            Granule,
+            IpaBits,
+            Fwb,
+            Map,
+            Unmap,
+            WrProtect,
+            Relax,
+            MkOld,
+            MkYoung,
+            Split,
+            Dump,
+        }
+
+        /// <summary>The line's first word, compared as bytes (no string per line; map, the common case, first).</summary>
+        private static Keyword KeywordOf(ReadOnlySpan<byte> word)
+        {
+            if (word.SequenceEqual("map"u8)) return Keyword.Map;
+            if (word.SequenceEqual("unmap"u8)) return Keyword.Unmap;
+            if (word.SequenceEqual("wrprotect"u8)) return Keyword.WrProtect;
+            if (word.SequenceEqual("relax"u8)) return Keyword.Relax;
+            if (word.SequenceEqual("mkold"u8)) return Keyword.MkOld;
+            if (word.SequenceEqual("mkyoung"u8)) return Keyword.MkYoung;
+            if (word.SequenceEqual("split"u8)) return Keyword.Split;
+            if (word.SequenceEqual("dump"u8)) return Keyword.Dump;
+            if (word.SequenceEqual("granule"u8)) return Keyword.Granule;
+            if (word.SequenceEqual("ipa-bits"u8)) return Keyword.IpaBits;
+            if (word.SequenceEqual("fwb"u8)) return Keyword.Fwb;
+            return Keyword.Unknown;
         }
 
         private void ParseRange(ref LineParser p, ref Op op, bool checkLimit)
