@@ -5,8 +5,8 @@ using Stage2Lab.PageTables;
 namespace Stage2Lab.Simulation.Scripts;
 
 /// <summary>
-/// s2ops v1 (shared/spec/s2ops.md): a stage-2 op script. The whole script is checked before anything runs,
-/// so a malformed line produces its error and no partial output.
+/// s2ops v1 (shared/spec/s2ops.md): a stage-2 op script. The whole script is checked before any output is
+/// written, so a malformed line produces its error and no partial output.
 /// </summary>
 public static class S2OpsScript
 {
@@ -41,28 +41,59 @@ public static class S2OpsScript
         public bool Fwb { get; set; }
     }
 
-    /// <summary>Runs a script; returns the page table it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
-    public static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats = false)
+    /// <summary>
+    /// Runs a script; returns the page table it built. Throws <see cref="ScriptException"/> for a malformed line,
+    /// having written nothing: the script is parsed and run in one pass, with its output held back
+    /// (<see cref="HeldOutput"/>) until the whole script is known to be well formed.
+    /// </summary>
+    public static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats = false) =>
+        Run(source, output, stats, HeldOutput.DefaultLimit);
+
+    internal static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats, int holdLimit)
     {
-        Header header = Check(source);
-        source.Rewind();
-        var features = new CpuFeatures(Fwb: header.Fwb, Dic: true, RangeTlbi: false);
-        var pgt = new Stage2PageTable(header.Granule, header.IpaBits, features);
-        MemoryCache cache = MemoryCache.Unbounded();
         var parser = new Parser(source.Name);
+        var held = new HeldOutput(output, holdLimit);
+        MemoryCache cache = MemoryCache.Unbounded();
+        Stage2PageTable? pgt = null;
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
         {
             if (!parser.ParseLine(line, source.LineNumber, out Op op))
                 continue;
+            // Header lines may only come before the first operation: the header is complete here.
+            pgt ??= NewTable(parser.Header);
             int ret = Execute(pgt, cache, op);
             if (ret != 0)
-                WriteError(output, source.LineNumber, ret);
+                WriteError(held.Writer, source.LineNumber, ret);
             else if (op.Kind == OpKind.Dump)
-                DumpWriter.Write(pgt, output);
+                DumpWriter.Write(pgt, held.Writer);
+            else
+                continue; // nothing written, nothing more held
+            if (held.IsOverLimit)
+            {
+                CheckRest(source, parser);
+                held.Release();
+            }
         }
+        pgt ??= NewTable(parser.Header);
+        held.Release();
         if (stats)
             StatsWriter.Write(pgt, output);
         return pgt;
+    }
+
+    private static Stage2PageTable NewTable(Header header)
+    {
+        var features = new CpuFeatures(Fwb: header.Fwb, Dic: true, RangeTlbi: false);
+        return new Stage2PageTable(header.Granule, header.IpaBits, features);
+    }
+
+    /// <summary>Checks every line after the current one, then comes back to where it was.</summary>
+    private static void CheckRest(ScriptSource source, Parser parser)
+    {
+        ScriptPosition here = source.Position;
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+            parser.ParseLine(line, source.LineNumber, out _);
+        source.Seek(here);
     }
 
     /// <summary>Reads the whole script once, checking every line; returns its header.</summary>
