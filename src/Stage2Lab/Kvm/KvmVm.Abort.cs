@@ -86,10 +86,11 @@ public sealed partial class KvmVm
             explain.Note("gfn_to_hva_memslot_prot", $"IPA 0x{faultIpa:x} is in {slot}: HVA 0x{hva:x}");
         }
         var ctx = new FaultContext(this, slot, faultIpa, hva, access, status, level, explain);
-        Stage2Counters before = explain is null ? default : Stage2.Counters;
+        if (explain is null)
+            return Policy.UserMemAbort(in ctx);
+        Stage2Counters before = Stage2.Counters;
         FaultResult result = Policy.UserMemAbort(in ctx);
-        if (explain is not null)
-            explain.Events = Stage2.Counters - before;
+        explain.Events = Stage2.Counters - before;
         return result;
     }
 }
