@@ -75,9 +75,7 @@ public sealed class HostAddressSpace
     /// <summary>vma_lookup: the VMA containing hva, or null.</summary>
     public Vma? FindVma(ulong hva)
     {
-        int i = Array.BinarySearch(_starts, hva);
-        if (i < 0)
-            i = ~i - 1;
+        int i = SortedStarts.LastAtOrBelow(_starts, hva);
         if (i < 0)
             return null;
         Vma vma = _vmas[i];

@@ -72,9 +72,7 @@ public sealed class PhysicalMemory
     /// <summary>pfn_is_map_memory: the page is RAM the kernel maps (has a struct page).</summary>
     public bool IsRam(ulong pa)
     {
-        int i = Array.BinarySearch(_ramStarts, pa);
-        if (i < 0)
-            i = ~i - 1;
+        int i = SortedStarts.LastAtOrBelow(_ramStarts, pa);
         return i >= 0 && pa < _ramEnds[i];
     }
 

@@ -103,15 +103,14 @@ public sealed partial class KvmVm
             explain.Note("gfn_to_hva_memslot_prot", $"IPA 0x{faultIpa:x} is in {slot}: HVA 0x{hva:x}");
         }
         var ctx = new FaultContext(this, slot, faultIpa, hva, access, status, level, explain);
-        bool track = explain is not null || RecordFaultEvents;
-        Stage2Counters before = track ? Stage2.Counters : default;
+        // The counter snapshot (192 bytes) is taken only when someone wants this fault's events.
+        if (explain is null && !RecordFaultEvents)
+            return Policy.UserMemAbort(in ctx);
+        Stage2Counters before = Stage2.Counters;
         FaultResult result = Policy.UserMemAbort(in ctx);
-        if (track)
-        {
-            LastFaultEvents = Stage2.Counters - before;
-            if (explain is not null)
-                explain.Events = LastFaultEvents;
-        }
+        LastFaultEvents = Stage2.Counters - before;
+        if (explain is not null)
+            explain.Events = LastFaultEvents;
         return result;
     }
 }

@@ -24,9 +24,7 @@ public sealed class MemslotTable
     /// <summary>gfn_to_memslot: the slot holding ipa, or null.</summary>
     public Memslot? Find(ulong ipa)
     {
-        int i = Array.BinarySearch(_starts, ipa);
-        if (i < 0)
-            i = ~i - 1;
+        int i = Host.SortedStarts.LastAtOrBelow(_starts, ipa);
         if (i < 0)
             return null;
         Memslot slot = _sorted[i];

@@ -86,7 +86,7 @@ public sealed partial class Stage2PageTable
     /// <summary>clean_dcache_guest_page (mmu.c): clean+invalidate to PoC, skipped entirely with FWB.</summary>
     internal void CleanDcache(ulong sizeBytes)
     {
-        if (Features.Fwb)
+        if (_fwb)
             return;
         _counters.Add(Stage2Counter.DcacheCleanOps);
         _counters.Add(Stage2Counter.DcacheCleanBytes, (long)sizeBytes);
@@ -95,7 +95,7 @@ public sealed partial class Stage2PageTable
     /// <summary>invalidate_icache_guest_page (mmu.c): icache_inval_pou, a bare ISB when the CPU has DIC.</summary>
     internal void InvalidateIcache(ulong sizeBytes)
     {
-        if (Features.Dic)
+        if (_dic)
             return;
         _counters.Add(Stage2Counter.IcacheInvalOps);
         _counters.Add(Stage2Counter.IcacheInvalBytes, (long)sizeBytes);
@@ -104,7 +104,7 @@ public sealed partial class Stage2PageTable
     /// <summary>stage2_pte_cacheable: a valid leaf whose MemAttr is Normal write-back for this FWB setting.</summary>
     internal bool IsCacheable(ulong pte) =>
         (pte & Descriptor.ValidBit) != 0
-        && ((pte & Descriptor.MemAttrMask) >> Descriptor.MemAttrShift) == MemAttr.Encode(MemoryType.Normal, Features.Fwb);
+        && ((pte & Descriptor.MemAttrMask) >> Descriptor.MemAttrShift) == _normalMemAttr;
 
     /// <summary>
     /// stage2_try_break_pte, for walks with exclusive access: write the locked marker, invalidate what the

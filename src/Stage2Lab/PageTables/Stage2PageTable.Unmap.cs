@@ -19,7 +19,7 @@ public sealed partial class Stage2PageTable
         return ret;
     }
 
-    private bool DeferUnmapTlbFlush => Features.RangeTlbi && Features.Fwb;
+    private bool DeferUnmapTlbFlush => _deferUnmapTlbFlush;
 
     internal readonly struct UnmapVisitor : IWalkVisitor
     {
@@ -55,7 +55,7 @@ public sealed partial class Stage2PageTable
         }
         else if (IsCacheable(old))
         {
-            needFlush = !Features.Fwb;
+            needFlush = !_fwb;
         }
 
         // stage2_unmap_put_pte

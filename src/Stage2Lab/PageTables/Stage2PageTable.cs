@@ -15,6 +15,12 @@ public sealed partial class Stage2PageTable
     private readonly long[] _liveTablesByLevel = new long[4];
     private Stage2Counters _counters;
 
+    // What every leaf change reads, kept as plain fields (a map or unmap touches them per entry).
+    private readonly bool _fwb;
+    private readonly bool _dic;
+    private readonly bool _deferUnmapTlbFlush;
+    private readonly ulong _normalMemAttr;
+
     public Stage2PageTable(Granule granule, int ipaBits, CpuFeatures features, Stage2ApiRevision api = Stage2ApiRevision.Current)
     {
         Geometry = new Stage2Geometry(granule, ipaBits);
@@ -22,6 +28,11 @@ public sealed partial class Stage2PageTable
         Api = api;
         Pool = new TablePagePool(granule);
         AddressMask = Descriptor.AddressMask(granule);
+        _fwb = features.Fwb;
+        _dic = features.Dic;
+        // stage2_unmap_defer_tlb_flush: with FEAT_TLBIRANGE and FWB, per-leaf invalidations become one range.
+        _deferUnmapTlbFlush = features.RangeTlbi && features.Fwb;
+        _normalMemAttr = MemAttr.Encode(MemoryType.Normal, features.Fwb);
         // __kvm_pgtable_stage2_init: the concatenated PGD pages are allocated up front and never freed.
         _rootIds = new int[Geometry.RootPages];
         for (int i = 0; i < _rootIds.Length; i++)

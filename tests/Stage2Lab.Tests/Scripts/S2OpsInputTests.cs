@@ -41,6 +41,42 @@ public class S2OpsInputTests
     }
 
     [Fact]
+    public void Output_released_early_still_waits_for_the_rest_of_the_script_to_be_checked()
+    {
+        // A hold limit of one character: the first dump releases the held output early, after the rest of the
+        // script has been checked, so the malformed last line still leaves no output.
+        using var source = ScriptSource.FromText("map 0x1000 4K 0x2000 rw\ndump\nmap 0x3000 4K 0x4000 rw\ndump\nbogus\n", "t.s2ops");
+        var output = new StringWriter();
+        var ex = Assert.Throws<ScriptException>(() => S2OpsScript.Run(source, output, stats: false, holdLimit: 1));
+        Assert.Equal(5, ex.Line);
+        Assert.Equal("", output.ToString());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    [InlineData(1 << 20)]
+    public void Output_is_the_same_whatever_the_hold_limit(int holdLimit)
+    {
+        const string script = "map 0x1000 4K 0x2000 rw\ndump\nmap 0x40000000 2M 0x80000000 rw\nunmap 0x5000 8K\n"
+            + "map 0x1000 4K 0x2000 rwxd\ndump\nsplit 0x40000000 2M\ndump\n";
+        using var held = ScriptSource.FromText(script, "t.s2ops");
+        var heldOutput = new StringWriter { NewLine = "\n" };
+        S2OpsScript.Run(held, heldOutput, stats: true, holdLimit);
+        Assert.Equal(Run(script) + StatsOf(script), heldOutput.ToString());
+        Assert.Contains("error 5 EINVAL\n", heldOutput.ToString());
+    }
+
+    private static string StatsOf(string script)
+    {
+        using var source = ScriptSource.FromText(script, "t.s2ops");
+        var output = new StringWriter { NewLine = "\n" };
+        var pgt = S2OpsScript.Run(source, TextWriter.Null);
+        StatsWriter.Write(pgt, output);
+        return output.ToString();
+    }
+
+    [Fact]
     public void Refused_operations_print_error_lines_and_the_script_goes_on()
     {
         string output = Run("ipa-bits 32\nmap 0x100000000 4K 0x0 rw\nmap 0x1000 4K 0x2000 rwxd\nmap 0x1000 4K 0x2000 rw\ndump\n");

@@ -47,12 +47,45 @@ public ref struct LineParser
     public Prot Prot()
     {
         ReadOnlySpan<byte> token = Word("PROT");
+        if (TryParseProtBytes(token, out Prot parsed))
+            return parsed;
+        // Refused: let the one parser of PROT letters say why.
         Span<char> chars = stackalloc char[token.Length];
         for (int i = 0; i < token.Length; i++)
             chars[i] = (char)token[i];
         if (!ProtExtensions.TryParseLetters(chars, out Prot prot, out string? error))
             throw Error($"{error} in PROT '{new string(chars)}', expected letters from r, w, x and at most one of d (device), n (normal non-cacheable), or '-'");
         return prot;
+    }
+
+    /// <summary>
+    /// <see cref="ProtExtensions.TryParseLetters"/> on the bytes as they are, without a char copy (a replay reads
+    /// millions of PROTs): the same letters, no letter twice, at most one of d and n, or "-". Anything it refuses
+    /// goes to TryParseLetters for the error.
+    /// </summary>
+    private static bool TryParseProtBytes(ReadOnlySpan<byte> token, out Prot prot)
+    {
+        prot = Arch.Prot.None;
+        if (token.Length == 1 && token[0] == (byte)'-')
+            return true;
+        if (token.IsEmpty)
+            return false;
+        foreach (byte b in token)
+        {
+            Prot bit = b switch
+            {
+                (byte)'r' => Arch.Prot.R,
+                (byte)'w' => Arch.Prot.W,
+                (byte)'x' => Arch.Prot.X,
+                (byte)'d' => Arch.Prot.Device,
+                (byte)'n' => Arch.Prot.NormalNC,
+                _ => Arch.Prot.None,
+            };
+            if (bit == Arch.Prot.None || (prot & bit) != 0)
+                return false;
+            prot |= bit;
+        }
+        return (prot & (Arch.Prot.Device | Arch.Prot.NormalNC)) != (Arch.Prot.Device | Arch.Prot.NormalNC);
     }
 
     public Granule Granule()

@@ -5,8 +5,8 @@ using Stage2Lab.PageTables;
 namespace Stage2Lab.Simulation.Scripts;
 
 /// <summary>
-/// s2ops v1 (shared/spec/s2ops.md): a stage-2 op script. The whole script is checked before anything runs,
-/// so a malformed line produces its error and no partial output.
+/// s2ops v1 (shared/spec/s2ops.md): a stage-2 op script. The whole script is checked before any output is
+/// written, so a malformed line produces its error and no partial output.
 /// </summary>
 public static class S2OpsScript
 {
@@ -41,28 +41,59 @@ public static class S2OpsScript
         public bool Fwb { get; set; }
     }
 
-    /// <summary>Runs a script; returns the page table it built. Throws <see cref="ScriptException"/> for a malformed line.</summary>
-    public static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats = false)
+    /// <summary>
+    /// Runs a script; returns the page table it built. Throws <see cref="ScriptException"/> for a malformed line,
+    /// having written nothing: the script is parsed and run in one pass, with its output held back
+    /// (<see cref="HeldOutput"/>) until the whole script is known to be well formed.
+    /// </summary>
+    public static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats = false) =>
+        Run(source, output, stats, HeldOutput.DefaultLimit);
+
+    internal static Stage2PageTable Run(ScriptSource source, TextWriter output, bool stats, int holdLimit)
     {
-        Header header = Check(source);
-        source.Rewind();
-        var features = new CpuFeatures(Fwb: header.Fwb, Dic: true, RangeTlbi: false);
-        var pgt = new Stage2PageTable(header.Granule, header.IpaBits, features);
-        MemoryCache cache = MemoryCache.Unbounded();
         var parser = new Parser(source.Name);
+        var held = new HeldOutput(output, holdLimit);
+        MemoryCache cache = MemoryCache.Unbounded();
+        Stage2PageTable? pgt = null;
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
         {
             if (!parser.ParseLine(line, source.LineNumber, out Op op))
                 continue;
+            // Header lines may only come before the first operation: the header is complete here.
+            pgt ??= NewTable(parser.Header);
             int ret = Execute(pgt, cache, op);
             if (ret != 0)
-                WriteError(output, source.LineNumber, ret);
+                WriteError(held.Writer, source.LineNumber, ret);
             else if (op.Kind == OpKind.Dump)
-                DumpWriter.Write(pgt, output);
+                DumpWriter.Write(pgt, held.Writer);
+            else
+                continue; // nothing written, nothing more held
+            if (held.IsOverLimit)
+            {
+                CheckRest(source, parser);
+                held.Release();
+            }
         }
+        pgt ??= NewTable(parser.Header);
+        held.Release();
         if (stats)
             StatsWriter.Write(pgt, output);
         return pgt;
+    }
+
+    private static Stage2PageTable NewTable(Header header)
+    {
+        var features = new CpuFeatures(Fwb: header.Fwb, Dic: true, RangeTlbi: false);
+        return new Stage2PageTable(header.Granule, header.IpaBits, features);
+    }
+
+    /// <summary>Checks every line after the current one, then comes back to where it was.</summary>
+    private static void CheckRest(ScriptSource source, Parser parser)
+    {
+        ScriptPosition here = source.Position;
+        while (source.TryReadLine(out ReadOnlySpan<byte> line))
+            parser.ParseLine(line, source.LineNumber, out _);
+        source.Seek(here);
     }
 
     /// <summary>Reads the whole script once, checking every line; returns its header.</summary>
@@ -116,46 +147,46 @@ public static class S2OpsScript
             if (!tokens.Next(out ReadOnlySpan<byte> word))
                 return false;
             var p = new LineParser(_file, lineNumber, tokens);
-            switch (Encoding.ASCII.GetString(word))
+            switch (KeywordOf(word))
             {
-                case "granule":
+                case Keyword.Granule:
                     RequireHeaderPosition(p, "granule");
                     Header.Granule = p.Granule();
                     p.End();
                     return false;
-                case "ipa-bits":
+                case Keyword.IpaBits:
                     RequireHeaderPosition(p, "ipa-bits");
                     Header.IpaBits = p.IpaBits();
                     p.End();
                     return false;
-                case "fwb":
+                case Keyword.Fwb:
                     RequireHeaderPosition(p, "fwb");
                     Header.Fwb = p.OnOff("fwb");
                     p.End();
                     return false;
-                case "map":
+                case Keyword.Map:
                     op.Kind = OpKind.Map;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     op.Size = p.Aligned("SIZE", Header.Granule);
                     op.Pa = p.Aligned("PA", Header.Granule);
                     op.Prot = p.Prot();
                     break;
-                case "unmap": op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "wrprotect": op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "split": op.Kind = OpKind.Split; ParseRange(ref p, ref op, checkLimit: false); break;
-                case "mkold": op.Kind = OpKind.MkOld; ParseRange(ref p, ref op, checkLimit: true); break;
-                case "relax":
+                case Keyword.Unmap: op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.WrProtect: op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.Split: op.Kind = OpKind.Split; ParseRange(ref p, ref op, checkLimit: false); break;
+                case Keyword.MkOld: op.Kind = OpKind.MkOld; ParseRange(ref p, ref op, checkLimit: true); break;
+                case Keyword.Relax:
                     op.Kind = OpKind.Relax;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     op.Prot = p.Prot();
                     break;
-                case "mkyoung":
+                case Keyword.MkYoung:
                     op.Kind = OpKind.MkYoung;
                     op.Ipa = p.Aligned("IPA", Header.Granule);
                     if (op.Ipa >= 1UL << Header.IpaBits)
                         throw p.Error($"mkyoung IPA 0x{op.Ipa:x} is not below 1 << ipa-bits ({Header.IpaBits}); mkyoung cannot report an error");
                     break;
-                case "dump":
+                case Keyword.Dump:
                     op.Kind = OpKind.Dump;
                     break;
                 default:
@@ -164,6 +195,39 @@ public static class S2OpsScript
             p.End();
             _sawOperation = true;
             return true;
+        }
+
+        private enum Keyword : byte
+        {
+            Unknown,
+            Granule,
+            IpaBits,
+            Fwb,
+            Map,
+            Unmap,
+            WrProtect,
+            Relax,
+            MkOld,
+            MkYoung,
+            Split,
+            Dump,
+        }
+
+        /// <summary>The line's first word, compared as bytes (no string per line; map, the common case, first).</summary>
+        private static Keyword KeywordOf(ReadOnlySpan<byte> word)
+        {
+            if (word.SequenceEqual("map"u8)) return Keyword.Map;
+            if (word.SequenceEqual("unmap"u8)) return Keyword.Unmap;
+            if (word.SequenceEqual("wrprotect"u8)) return Keyword.WrProtect;
+            if (word.SequenceEqual("relax"u8)) return Keyword.Relax;
+            if (word.SequenceEqual("mkold"u8)) return Keyword.MkOld;
+            if (word.SequenceEqual("mkyoung"u8)) return Keyword.MkYoung;
+            if (word.SequenceEqual("split"u8)) return Keyword.Split;
+            if (word.SequenceEqual("dump"u8)) return Keyword.Dump;
+            if (word.SequenceEqual("granule"u8)) return Keyword.Granule;
+            if (word.SequenceEqual("ipa-bits"u8)) return Keyword.IpaBits;
+            if (word.SequenceEqual("fwb"u8)) return Keyword.Fwb;
+            return Keyword.Unknown;
         }
 
         private void ParseRange(ref LineParser p, ref Op op, bool checkLimit)

@@ -39,12 +39,18 @@ public sealed class ScriptSource : IDisposable
     public static ScriptSource FromText(string text, string name) =>
         new(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)), name);
 
-    public void Rewind()
+    public void Rewind() => Seek(default);
+
+    /// <summary>Where the next line starts, to come back to with <see cref="Seek"/>.</summary>
+    public ScriptPosition Position => new(_stream.Position - (_end - _start), LineNumber);
+
+    /// <summary>Goes back (or forward) to a position taken from <see cref="Position"/>.</summary>
+    public void Seek(ScriptPosition position)
     {
-        _stream.Position = 0;
+        _stream.Position = position.Offset;
         _start = _end = 0;
         _eof = false;
-        LineNumber = 0;
+        LineNumber = position.LineNumber;
     }
 
     /// <summary>The next physical line without its line terminator; false at the end.</summary>
@@ -95,3 +101,6 @@ public sealed class ScriptSource : IDisposable
 
     public void Dispose() => _stream.Dispose();
 }
+
+/// <summary>A place in a script: the byte offset of a line's start and the number of the line before it.</summary>
+public readonly record struct ScriptPosition(long Offset, int LineNumber);

@@ -26,16 +26,20 @@ public ref struct ScriptTokens
 
     public bool Next(out ReadOnlySpan<byte> token)
     {
+        ReadOnlySpan<byte> rest = _rest;
         int i = 0;
-        while (i < _rest.Length && IsSpace(_rest[i]))
+        while (i < rest.Length && IsSpace(rest[i]))
             i++;
         int start = i;
-        while (i < _rest.Length && !IsSpace(_rest[i]))
+        while (i < rest.Length && !IsSpace(rest[i]))
             i++;
-        token = _rest[start..i];
-        _rest = _rest[i..];
+        token = rest[start..i];
+        _rest = rest[i..];
         return token.Length > 0;
     }
 
-    private static bool IsSpace(byte b) => b == (byte)' ' || b == (byte)'\t' || b == (byte)'\r' || b == (byte)'\f' || b == (byte)'\v';
+    /// <summary>Space, tab, CR, form feed or vertical tab, tested as one bit of a mask (a line has many bytes).</summary>
+    private static bool IsSpace(byte b) => b <= (byte)' ' && ((SpaceMask >> b) & 1) != 0;
+
+    private const ulong SpaceMask = (1UL << ' ') | (1UL << '\t') | (1UL << '\r') | (1UL << '\f') | (1UL << '\v');
 }
