@@ -152,6 +152,29 @@ public static class KernelRules
     }
 
     /// <summary>
+    /// user_mem_abort (5.x → 6.19): both the canonical and the fault IPA are aligned down for PMD/PUD mappings so
+    /// the right pfn is found and the block lands in the right place; page-size mappings keep the HPFAR's
+    /// 4K-aligned IPA.
+    /// </summary>
+    public static ulong AlignFaultIpa(HostPageTableConfig host, ulong faultIpa, ulong sizeBytes) =>
+        sizeBytes == host.PmdSize || sizeBytes == host.PudSize ? faultIpa & ~(sizeBytes - 1) : faultIpa;
+
+    /// <summary>
+    /// The page-size branch of user_mem_abort (5.15 → 6.19): a permission fault on a block keeps the block's size
+    /// (fault_granule, f2cc327303b1); otherwise transparent_hugepage_adjust may upgrade to PMD_SIZE.
+    /// </summary>
+    public static ulong KeepFaultGranuleOrAdjustThp(in FaultContext ctx, ulong faultGranule, ref ulong ipa, ref ulong pa)
+    {
+        KvmVm vm = ctx.Vm;
+        if (ctx.IsPermissionFault && faultGranule > vm.PageSize)
+        {
+            ctx.Explain?.Note("user_mem_abort", $"permission fault on a {SizeText.Format(faultGranule)} leaf: keep its size");
+            return faultGranule;
+        }
+        return TransparentHugepageAdjustByHostWalk(vm, ctx.Slot, ctx.Hva, ref ipa, ref pa, ctx.Explain);
+    }
+
+    /// <summary>
     /// get_user_mapping_size (5.15+): the size of the host page-table leaf mapping hva (PAGE, PMD or PUD).
     /// </summary>
     public static ulong GetUserMappingSize(KvmVm vm, ulong hva)

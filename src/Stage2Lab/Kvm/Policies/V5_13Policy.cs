@@ -60,9 +60,7 @@ public class V5_13Policy : FaultPolicy
         int shift = VmaShift(vm, vma, ctx.Hva, logging, ref forcePte, x);
         shift = KernelRules.ResolveVmaShift(host, slot, ctx.Hva, shift, ref forcePte, x);
         ulong size = 1UL << shift;
-        ulong ipa = ctx.FaultIpa;
-        if (size == host.PmdSize || size == host.PudSize)
-            ipa &= ~(size - 1);
+        ulong ipa = KernelRules.AlignFaultIpa(host, ctx.FaultIpa, size);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
         if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "gfn_to_pfn_prot", out ulong pa, out bool writable))

@@ -46,9 +46,7 @@ public sealed class V5_14Policy : FaultPolicy
         }
         shift = KernelRules.ResolveVmaShift(host, slot, ctx.Hva, shift, ref forcePte, x);
         ulong size = 1UL << shift;
-        ulong ipa = ctx.FaultIpa;
-        if (size == host.PmdSize || size == host.PudSize)
-            ipa &= ~(size - 1);
+        ulong ipa = KernelRules.AlignFaultIpa(host, ctx.FaultIpa, size);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
         if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "__gfn_to_pfn_memslot", out ulong pa, out bool writable))
@@ -69,15 +67,7 @@ public sealed class V5_14Policy : FaultPolicy
 
         if (size == page && !(forcePte || device))
         {
-            if (perm && faultGranule > page)
-            {
-                size = faultGranule;
-                x?.Note("user_mem_abort", $"permission fault on a {SizeText.Format(faultGranule)} leaf: keep its size");
-            }
-            else
-            {
-                size = KernelRules.TransparentHugepageAdjustByHostWalk(vm, slot, ctx.Hva, ref ipa, ref pa, x);
-            }
+            size = KernelRules.KeepFaultGranuleOrAdjustThp(in ctx, faultGranule, ref ipa, ref pa);
         }
 
         Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, device ? Prot.Device : Prot.None, vm.Features.Dic, x);

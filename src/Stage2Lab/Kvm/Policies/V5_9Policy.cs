@@ -58,9 +58,7 @@ public sealed class V5_9Policy : FaultPolicy
             x?.Note("user_mem_abort", $"contiguous hugetlb size {SizeText.Format(1UL << shift)} is not handled: mapped whole from the faulting page (no alignment)");
 
         ulong size = 1UL << shift;
-        ulong ipa = ctx.FaultIpa;
-        if (size == host.PmdSize || size == host.PudSize)
-            ipa &= ~(size - 1);
+        ulong ipa = KernelRules.AlignFaultIpa(host, ctx.FaultIpa, size);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
         if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "gfn_to_pfn_prot", out ulong pa, out bool writable))

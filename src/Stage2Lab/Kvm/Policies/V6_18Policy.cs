@@ -68,9 +68,7 @@ public class V6_18Policy : FaultPolicy
         ulong size = 1UL << shift;
 
         // Both the canonical IPA and the fault IPA are aligned for PMD/PUD mappings, so the right pfn is found.
-        ulong ipa = ctx.FaultIpa;
-        if (size == host.PmdSize || size == host.PudSize)
-            ipa &= ~(size - 1);
+        ulong ipa = KernelRules.AlignFaultIpa(host, ctx.FaultIpa, size);
         ulong gfnIpa = ipa & vm.Granule.PageMask;
 
         // vm_flags are read before the pfn is faulted in (a fault-time remap VMA is not yet VM_PFNMAP).
@@ -109,15 +107,7 @@ public class V6_18Policy : FaultPolicy
 
         if (size == page && !(forcePte || forceNonCacheable))
         {
-            if (perm && faultGranule > page)
-            {
-                size = faultGranule;
-                x?.Note("user_mem_abort", $"permission fault on a {SizeText.Format(faultGranule)} leaf: keep its size");
-            }
-            else
-            {
-                size = KernelRules.TransparentHugepageAdjustByHostWalk(vm, slot, ctx.Hva, ref ipa, ref pa, x);
-            }
+            size = KernelRules.KeepFaultGranuleOrAdjustThp(in ctx, faultGranule, ref ipa, ref pa);
         }
 
         // VM_ALLOW_ANY_UNCACHED (6.8+): non-cacheable device memory may be mapped Normal-NC.
