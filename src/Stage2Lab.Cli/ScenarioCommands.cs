@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Reports;
+using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
 using Stage2Lab.Simulation.Scripts;
@@ -15,10 +16,12 @@ internal static class ScenarioCommands
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON, see docs/scenario-format.md)." };
         var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyCatalog.AllNames)}. Default: the newest policy the scenario lists." };
         var output = new OutputOptions();
+        var check = CheckOption();
         var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase. " + ExitCodes.HelpText)
         {
             scenario,
             policy,
+            check,
         };
         output.AddTo(command);
         command.SetAction(parse => Guard(stderr, () =>
@@ -26,9 +29,9 @@ internal static class ScenarioCommands
             Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
             string name = parse.GetValue(policy) ?? s.Vm.Policies.OrderBy(p => IndexOf(p)).Last();
             CheckPolicy(name);
-            ScenarioResult result = Execute(s, [name], stderr, new RunOptions());
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions(), parse.GetValue(check));
             output.Emit(parse, result, [RunTables.Phases(result.Runs[0])], Decisions(result.Runs[0]), stdout);
-            return ExitCodes.Ok;
+            return Outcome(result);
         }));
         return command;
     }
@@ -38,10 +41,12 @@ internal static class ScenarioCommands
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON)." };
         var policies = new Option<string[]>("--policies") { Description = "Policies to compare, in order (the first is the baseline of the ratios). Default: the scenario's list.", AllowMultipleArgumentsPerToken = true };
         var output = new OutputOptions();
+        var check = CheckOption();
         var command = new Command("compare", "Run a scenario under every policy and show them side by side, with ratios against the first. " + ExitCodes.HelpText)
         {
             scenario,
             policies,
+            check,
         };
         output.AddTo(command);
         command.SetAction(parse => Guard(stderr, () =>
@@ -50,9 +55,9 @@ internal static class ScenarioCommands
             string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
             foreach (string n in names)
                 CheckPolicy(n);
-            ScenarioResult result = Execute(s, names, stderr, new RunOptions());
+            ScenarioResult result = Execute(s, names, stderr, new RunOptions(), parse.GetValue(check));
             output.Emit(parse, result, [RunTables.Compare(result)], "", stdout);
-            return ExitCodes.Ok;
+            return Outcome(result);
         }));
         return command;
     }
@@ -122,25 +127,39 @@ internal static class ScenarioCommands
         return ExitCodes.Ok;
     }
 
-    private static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions baseOptions)
+    private static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions baseOptions, bool check = false)
     {
         var bar = new ProgressBar(stderr);
         var result = new ScenarioResult { Scenario = s.Name, File = s.SourceFile, Description = s.Description };
         foreach (string policy in policies)
         {
             bar.Label = policy;
+            var checker = check ? new InvariantRunChecker() : null;
             var options = new RunOptions
             {
                 ExplainIpa = baseOptions.ExplainIpa,
                 ExplainEvent = baseOptions.ExplainEvent,
                 CostliestDecisions = baseOptions.CostliestDecisions,
                 Progress = bar.Report,
+                Checker = checker,
             };
-            result.Runs.Add(ScenarioRunner.Run(s, policy, options));
+            PolicyRun run = ScenarioRunner.Run(s, policy, options);
+            if (checker is not null)
+                run.Violations.AddRange(checker.Violations.Select(v => v.ToString()));
+            result.Runs.Add(run);
         }
         bar.Done();
         return result;
     }
+
+    /// <summary>--check: run the invariant checker too; a violation makes the run fail (exit code 1).</summary>
+    private static Option<bool> CheckOption() => new("--check")
+    {
+        Description = "Also check every invariant after every access and event; a violation makes the command exit with 1.",
+    };
+
+    private static int Outcome(ScenarioResult result) =>
+        result.Runs.Any(r => r.Violations.Count > 0) ? ExitCodes.Failed : ExitCodes.Ok;
 
     private static string Decisions(PolicyRun run)
     {

@@ -59,6 +59,37 @@ public class CliTests
     }
 
     [Fact]
+    public void Check_and_compare_with_check_exit_one_on_a_violation_and_zero_without()
+    {
+        string repro = Path.Combine(RepoPaths.Examples, "bugs", "v6.18-block-past-vma-end.yaml");
+        var (code, output, _) = Run("check", repro);
+        Assert.Equal(1, code);
+        Assert.Contains("LeafInOneVma", output);
+        Assert.Contains("the fault that caused the first one", output);
+        var (code2, output2, _) = Run("compare", repro, "--policies", "v6.18", "host-pte", "--check", "--format", "markdown");
+        Assert.Equal(1, code2);
+        Assert.Contains("| invariant violations | 2 | 0 ×0 |", output2);
+        var (code3, _, _) = Run("check", Example("nic-small-bars-mmio.yaml"));
+        Assert.Equal(0, code3);
+    }
+
+    [Fact]
+    public void Fuzz_writes_a_reproducer_and_exits_one_when_it_finds_a_violation()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string repro = Path.Combine(dir, "r.yaml");
+        var (code, output, _) = Run("fuzz", "--policy", "bug-log-blocks", "--layout", "ordinary", "--events", "20000", "--out", repro);
+        Assert.Equal(1, code);
+        Assert.Contains("events/s", output);
+        Assert.True(File.Exists(repro));
+        var (checkCode, _, _) = Run("check", repro);
+        Assert.Equal(1, checkCode);
+        var (clean, cleanOut, _) = Run("fuzz", "--policy", "v6.18", "--layout", "ordinary", "--events", "5000");
+        Assert.Equal(0, clean);
+        Assert.Contains("no invariant violation", cleanOut);
+    }
+
+    [Fact]
     public void Help_documents_the_exit_codes()
     {
         var (code, output, _) = Run("compare", "--help");
