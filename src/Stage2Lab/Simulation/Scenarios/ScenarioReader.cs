@@ -63,7 +63,6 @@ public static class ScenarioReader
         private readonly Scenario _s;
         private readonly string _baseDirectory;
         private readonly Dictionary<string, YamlNode> _policyNodes = new();
-        private YamlNode _root = new YamlScalarNode();
 
         public Binder(YamlNodeReader r, Scenario s, string baseDirectory)
         {
@@ -74,7 +73,6 @@ public static class ScenarioReader
 
         public void Root(YamlNode root)
         {
-            _root = root;
             var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline");
             if (f is null)
                 return;
@@ -417,7 +415,6 @@ public static class ScenarioReader
             MemslotSpec? slot = Memslot(body, path);
             if (slot is null)
                 return null;
-            var f = body as YamlMappingNode;
             return new SlotCreateEvent { Slot = slot, Name = $"slot-create {slot.Id}" };
         }
 
@@ -529,7 +526,6 @@ public static class ScenarioReader
             }
             if (_s.Vm.Policies.Count == 0)
                 _s.Vm.Policies.AddRange(PolicyCatalog.Names);
-            _ = _root;
         }
     }
 }
