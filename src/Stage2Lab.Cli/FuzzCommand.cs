@@ -20,7 +20,7 @@ internal static class FuzzCommand
         layout.AcceptOnlyFromAmong("ordinary", "any");
         var only = new Option<string?>("--invariant") { Description = $"Look for this invariant only (others are ignored): {string.Join(", ", Enum.GetNames<Stage2Lab.Simulation.Invariants.InvariantKind>())}." };
         var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY-seed-SEED.yaml." };
-        var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces. Exit code 1 when a violation was found, 0 when none. " + ExitCodes.HelpText)
+        var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces. " + ExitCodes.HelpText)
         {
             policy,
             seed,
