@@ -96,6 +96,30 @@ public static class KernelRules
         return true;
     }
 
+    /// <summary>is_vm_hugetlb_page(vma) → huge_page_shift(hstate_vma(vma)): the hugetlbfs page size's shift.</summary>
+    public static int HugePageShift(Vma vma, DecisionRecord? x, string function = "user_mem_abort")
+    {
+        int shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
+        x?.Note(function, $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
+        return shift;
+    }
+
+    /// <summary>
+    /// The first size user_mem_abort considered before the 2021 series (5.5 → 5.13): the hstate size for
+    /// hugetlbfs, else PAGE_SIZE; then <c>logging_active || VM_PFNMAP</c> forces PAGE_SIZE (force_pte).
+    /// </summary>
+    public static int VmaShiftBefore2021(HostPageTableConfig host, Vma vma, bool logging, ref bool forcePte, DecisionRecord? x)
+    {
+        int shift = vma.IsHugetlb ? HugePageShift(vma, x) : host.PageShift;
+        if (logging || vma.IsPfnMap)
+        {
+            forcePte = true;
+            shift = host.PageShift;
+            x?.Note("user_mem_abort", logging ? "dirty logging is on: force_pte, PAGE_SIZE" : "VM_PFNMAP VMA: force_pte, PAGE_SIZE (device memory is mapped page by page)");
+        }
+        return shift;
+    }
+
     /// <summary>
     /// get_vma_page_shift (5.14 → 6.19): hugetlb (not PFNMAP) gives the hstate shift; other non-PFNMAP VMAs
     /// PAGE_SHIFT; PFNMAP the largest block vm_pgoff allows.
@@ -103,11 +127,7 @@ public static class KernelRules
     public static int GetVmaPageShift(HostPageTableConfig host, Vma vma, ulong hva, DecisionRecord? x)
     {
         if (vma.IsHugetlb && !vma.IsPfnMap)
-        {
-            int shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
-            x?.Note("get_vma_page_shift", $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
-            return shift;
-        }
+            return HugePageShift(vma, x, "get_vma_page_shift");
         if (!vma.IsPfnMap)
         {
             x?.Note("get_vma_page_shift", $"not VM_PFNMAP: PAGE_SHIFT ({host.Granule.Name})");

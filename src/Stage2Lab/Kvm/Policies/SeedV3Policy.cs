@@ -23,8 +23,7 @@ public sealed class SeedV3Policy : V5_13Policy
         int shift;
         if (vma.IsHugetlb)
         {
-            shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
-            x?.Note("user_mem_abort", $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
+            shift = KernelRules.HugePageShift(vma, x);
         }
         else if (vma.IsPfnMap)
         {

@@ -21,23 +21,8 @@ public class V5_13Policy : FaultPolicy
     /// The first size user_mem_abort considers: the hstate size for hugetlbfs, else PAGE_SIZE; VM_PFNMAP (and
     /// logging) then force PAGE_SIZE. The seed's patch replaces this step.
     /// </summary>
-    protected virtual int VmaShift(KvmVm vm, Vma vma, ulong hva, bool logging, ref bool forcePte, DecisionRecord? x)
-    {
-        HostPageTableConfig host = vm.HostConfig;
-        int shift = host.PageShift;
-        if (vma.IsHugetlb)
-        {
-            shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
-            x?.Note("user_mem_abort", $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
-        }
-        if (logging || vma.IsPfnMap)
-        {
-            forcePte = true;
-            shift = host.PageShift;
-            x?.Note("user_mem_abort", logging ? "dirty logging is on: force_pte, PAGE_SIZE" : "VM_PFNMAP VMA: force_pte, PAGE_SIZE (device memory is mapped page by page)");
-        }
-        return shift;
-    }
+    protected virtual int VmaShift(KvmVm vm, Vma vma, ulong hva, bool logging, ref bool forcePte, DecisionRecord? x) =>
+        KernelRules.VmaShiftBefore2021(vm.HostConfig, vma, logging, ref forcePte, x);
 
     /// <summary>What a device pfn does to force_pte: 5.13 forces pages (91a2c34b7d6f).</summary>
     protected virtual bool DeviceForcesPte(ulong size, ulong pageSize) => true;

@@ -32,18 +32,7 @@ public sealed class V5_9Policy : FaultPolicy
             return FaultResult.Fail(Errno.EFAULT);
 
         bool forcePte = false;
-        int shift = host.PageShift;
-        if (vma.IsHugetlb)
-        {
-            shift = System.Numerics.BitOperations.Log2(vma.HugePageSize);
-            x?.Note("user_mem_abort", $"hugetlbfs VMA: huge_page_shift = {shift} ({SizeText.Format(vma.HugePageSize)})");
-        }
-        if (logging || vma.IsPfnMap)
-        {
-            forcePte = true;
-            shift = host.PageShift;
-            x?.Note("user_mem_abort", logging ? "dirty logging is on: force_pte, PAGE_SIZE" : "VM_PFNMAP VMA: force_pte, PAGE_SIZE");
-        }
+        int shift = KernelRules.VmaShiftBefore2021(host, vma, logging, ref forcePte, x);
         // Only PUD and PMD sizes are checked against the slot: a CONT_PTE or CONT_PMD hugetlb size goes through
         // unchanged and is mapped whole from the faulting page.
         if (shift == host.PudShift && !host.PmdFolded && !KernelRules.FaultSupportsStage2HugeMapping(slot, ctx.Hva, host.PudSize, page, x))
