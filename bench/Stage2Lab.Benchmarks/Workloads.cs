@@ -115,7 +115,7 @@ internal static class Workloads
         Check(memory.AddRam(HostRamBase, guestBytes));
         var host = new HostAddressSpace(new HostPageTableConfig(Granule.Size4K), memory);
         Check(host.AddVma(new Vma { Start = GuestHva, End = GuestHva + guestBytes, Kind = VmaKind.Anonymous, BasePa = HostRamBase, Thp = thp }));
-        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyCatalog.Get(policy));
+        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyRegistry.Create(policy));
         Check(vm.SetUserMemoryRegion(0, GuestIpa, guestBytes, GuestHva, MemslotFlags.None));
         return vm;
     }
@@ -129,7 +129,7 @@ internal static class Workloads
         var host = new HostAddressSpace(new HostPageTableConfig(Granule.Size4K), memory);
         for (int i = 0; i < count; i++)
             Check(host.AddVma(new Vma { Start = GuestHva + (ulong)i * stride, End = GuestHva + (ulong)i * stride + size, Kind = VmaKind.Anonymous, BasePa = HostRamBase + (ulong)i * size }));
-        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyCatalog.Get("v6.18"));
+        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyRegistry.Create("v6.18"));
         for (int i = 0; i < count; i++)
             Check(vm.SetUserMemoryRegion(i, GuestIpa + (ulong)i * stride, size, GuestHva + (ulong)i * stride, MemslotFlags.None));
         return vm;
@@ -147,7 +147,7 @@ internal static class Workloads
     private static void Check(KvmResult r)
     {
         if (!r.Succeeded)
-            throw new InvalidOperationException(r.Message);
+            throw new InvalidOperationException($"errno {r.Errno}: {r.Refusal}");
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Reports;
 using Stage2Lab.Simulation.Invariants;
+using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Cli;
@@ -25,28 +26,28 @@ internal static class CheckCommand
             string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
             foreach (string n in names)
             {
-                if (PolicyCatalog.TryGet(n) is null)
-                    throw new UsageException($"unknown policy '{n}'; expected one of {string.Join(", ", PolicyCatalog.AllNames)}");
+                if (PolicyRegistry.Find(n) is null)
+                    throw new UsageException($"unknown policy '{n}'; expected one of {string.Join(", ", PolicyRegistry.Names)}");
             }
             var text = new StringBuilder();
             text.Append($"check {s.Name} ({Path.GetFileName(s.SourceFile)})\n");
             bool failed = false;
             foreach (string name in names)
             {
-                PolicyCheck check = ScenarioCheck.Run(s, name);
+                PolicyRun check = ScenarioCheck.Run(s, name);
                 if (check.Violations.Count == 0)
                 {
                     text.Append($"  {name,-16} ok: {Format.Count(check.EventsChecked)} accesses and events checked\n");
                     continue;
                 }
                 failed = true;
-                text.Append($"  {name,-16} {check.Violations.Count} invariant violation(s), the first after timeline event {check.FirstEvent}:\n");
+                text.Append($"  {name,-16} {check.Violations.Count} invariant violation(s), the first after timeline event {check.FirstViolatingEvent}:\n");
                 foreach (InvariantViolation v in check.Violations)
                     text.Append("    - ").Append(v.ToString()).Append('\n');
-                if (check.FirstFault is not null)
+                if (check.FirstViolatingFault is not null)
                 {
                     text.Append("    the fault that caused the first one:\n");
-                    foreach (string line in DecisionText.Render(check.FirstFault).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    foreach (string line in DecisionText.Render(check.FirstViolatingFault).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                         text.Append("      ").Append(line).Append('\n');
                 }
             }

@@ -14,7 +14,7 @@ internal static class ScenarioCommands
     public static Command Run(TextWriter stdout, TextWriter stderr)
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON, see docs/scenario-format.md)." };
-        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyCatalog.AllNames)}. Default: the newest policy the scenario lists." };
+        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyRegistry.Names)}. Default: the newest policy the scenario lists." };
         var output = new OutputOptions();
         var check = CheckOption();
         var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase. " + ExitCodes.HelpText)
@@ -27,10 +27,10 @@ internal static class ScenarioCommands
         command.SetAction(parse => Guard(stderr, () =>
         {
             Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
-            string name = parse.GetValue(policy) ?? s.Vm.Policies.OrderBy(p => IndexOf(p)).Last();
+            string name = parse.GetValue(policy) ?? DefaultPolicy(s);
             CheckPolicy(name);
-            ScenarioResult result = Execute(s, [name], stderr, new RunOptions(), parse.GetValue(check));
-            output.Emit(parse, result, [RunTables.Phases(result.Runs[0])], Decisions(result.Runs[0]), stdout);
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { Check = parse.GetValue(check) });
+            output.Emit(parse, result, [RunTables.Phases(result.Runs[0])], DecisionTables.Render(result.Runs[0]), stdout);
             return Outcome(result);
         }));
         return command;
@@ -55,7 +55,7 @@ internal static class ScenarioCommands
             string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
             foreach (string n in names)
                 CheckPolicy(n);
-            ScenarioResult result = Execute(s, names, stderr, new RunOptions(), parse.GetValue(check));
+            ScenarioResult result = Execute(s, names, stderr, new RunOptions { Check = parse.GetValue(check), CaptureDecisions = false });
             output.Emit(parse, result, [RunTables.Compare(result)], "", stdout);
             return Outcome(result);
         }));
@@ -89,14 +89,14 @@ internal static class ScenarioCommands
             if (!ScriptNumber.TryParse(ipaText.Replace("_", ""), out ulong ipaValue))
                 throw new UsageException($"--ipa '{ipaText}' is not an address; expected hex like 0x8000_0000 or a size like 2G");
             Scenario s = ScenarioReader.Load(path);
-            string name = parse.GetValue(policy) ?? s.Vm.Policies.OrderBy(p => IndexOf(p)).Last();
+            string name = parse.GetValue(policy) ?? DefaultPolicy(s);
             CheckPolicy(name);
             int? eventNumber = parse.GetValue(ev);
             if (eventNumber is { } n && (n < 1 || n > s.Timeline.Count))
                 throw new UsageException($"--event {n} is out of range; the timeline has events 1..{s.Timeline.Count}");
-            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { ExplainIpa = ipaValue, ExplainEvent = eventNumber, CostliestDecisions = 0 });
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { ExplainIpa = ipaValue, ExplainEvent = eventNumber, CaptureDecisions = false });
             PolicyRun run = result.Runs[0];
-            string text = (run.ExplainedNote is null ? "" : $"({run.ExplainedNote})\n") + (run.Explained is null ? "nothing to explain\n" : DecisionText.Render(run.Explained));
+            string text = run.Explained is { } e ? $"({DecisionTables.PickNote(e)})\n{DecisionText.Render(e.Record)}" : "nothing to explain\n";
             if (parse.GetValue(output.Format) == "table" && parse.GetValue(output.Out) is null)
             {
                 stdout.Write(text);
@@ -127,26 +127,22 @@ internal static class ScenarioCommands
         return ExitCodes.Ok;
     }
 
-    private static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions baseOptions, bool check = false)
+    private static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions options)
     {
         var bar = new ProgressBar(stderr);
         var result = new ScenarioResult { Scenario = s.Name, File = s.SourceFile, Description = s.Description };
         foreach (string policy in policies)
         {
             bar.Label = policy;
-            var checker = check ? new InvariantRunChecker() : null;
-            var options = new RunOptions
+            var withProgress = new RunOptions
             {
-                ExplainIpa = baseOptions.ExplainIpa,
-                ExplainEvent = baseOptions.ExplainEvent,
-                CostliestDecisions = baseOptions.CostliestDecisions,
-                Progress = bar.Report,
-                Checker = checker,
+                ExplainIpa = options.ExplainIpa,
+                ExplainEvent = options.ExplainEvent,
+                CaptureDecisions = options.CaptureDecisions,
+                Check = options.Check,
+                Progress = (done, total) => bar.Report((ulong)done, (ulong)total),
             };
-            PolicyRun run = ScenarioRunner.Run(s, policy, options);
-            if (checker is not null)
-                run.Violations.AddRange(checker.Violations.Select(v => v.ToString()));
-            result.Runs.Add(run);
+            result.Runs.Add(ScenarioRunner.Run(s, policy, withProgress));
         }
         bar.Done();
         return result;
@@ -161,22 +157,15 @@ internal static class ScenarioCommands
     private static int Outcome(ScenarioResult result) =>
         result.Runs.Any(r => r.Violations.Count > 0) ? ExitCodes.Failed : ExitCodes.Ok;
 
-    private static string Decisions(PolicyRun run)
-    {
-        if (run.CostliestDecisions.Count == 0)
-            return "";
-        var text = new System.Text.StringBuilder("The costliest faults:\n");
-        foreach (CostlyDecision d in run.CostliestDecisions)
-            text.Append($"[{d.Phase}, access #{d.AccessIndex}, ~{Format.Duration(d.EstimatedNs)}]\n").Append(DecisionText.Render(d.Record));
-        return text.ToString();
-    }
-
-    private static int IndexOf(string policy) => PolicyCatalog.AllNames.ToList().IndexOf(policy);
+    /// <summary>Without --policy: the newest kernel the scenario lists, else the newest kernel (never a proposal or a buggy variant).</summary>
+    private static string DefaultPolicy(Scenario s) =>
+        s.Vm.Policies.Where(p => PolicyRegistry.Find(p)?.Kind == PolicyKind.Kernel).OrderBy(PolicyRegistry.OrderOf).LastOrDefault()
+        ?? PolicyRegistry.NewestKernel.Name;
 
     private static void CheckPolicy(string name)
     {
-        if (PolicyCatalog.TryGet(name) is null)
-            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyCatalog.AllNames)}");
+        if (PolicyRegistry.Find(name) is null)
+            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyRegistry.Names)}");
     }
 
     /// <summary>Runs a command body, turning input errors into messages and exit code 2.</summary>

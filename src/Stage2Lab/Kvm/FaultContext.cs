@@ -1,13 +1,20 @@
 using Stage2Lab.Arch;
+using Stage2Lab.Host;
 
 namespace Stage2Lab.Kvm;
 
-/// <summary>What kvm_handle_guest_abort hands to user_mem_abort.</summary>
+/// <summary>
+/// What kvm_handle_guest_abort hands to user_mem_abort, and all a fault path may touch: the stage-2 MMU, the
+/// VMM's address space (VMAs, host page table, physical memory), the memslot with its dirty log, and the fault.
+/// </summary>
 public readonly struct FaultContext
 {
-    public FaultContext(KvmVm vm, Memslot slot, ulong faultIpa, ulong hva, AccessKind access, FaultStatus status, int faultLevel, DecisionRecord? explain)
+    public FaultContext(Stage2Mmu mmu, HostAddressSpace host, VmConfig config, Memslot slot, ulong faultIpa, ulong hva,
+        AccessKind access, FaultStatus status, int faultLevel, DecisionRecord? explain)
     {
-        Vm = vm;
+        Mmu = mmu;
+        Host = host;
+        Config = config;
         Slot = slot;
         FaultIpa = faultIpa;
         Hva = hva;
@@ -17,7 +24,11 @@ public readonly struct FaultContext
         Explain = explain;
     }
 
-    public KvmVm Vm { get; }
+    public Stage2Mmu Mmu { get; }
+
+    public HostAddressSpace Host { get; }
+
+    public VmConfig Config { get; }
 
     public Memslot Slot { get; }
 
@@ -35,9 +46,32 @@ public readonly struct FaultContext
 
     public DecisionRecord? Explain { get; }
 
+    public HostPageTableConfig HostConfig => Host.Config;
+
+    public Granule Granule => Config.Granule;
+
+    public CpuFeatures Features => Config.Features;
+
+    public ulong PageSize => Config.Granule.PageSize;
+
     public bool WriteFault => Access == AccessKind.Write;
 
     public bool ExecFault => Access == AccessKind.Exec;
 
     public bool IsPermissionFault => Status == FaultStatus.Permission;
+
+    /// <summary>kvm_vcpu_trap_get_perm_fault_granule: the size of the leaf a permission fault was reported at.</summary>
+    public ulong PermissionFaultGranule => IsPermissionFault ? Granule.LevelSize(FaultLevel) : 0;
+
+    /// <summary>kvm_is_device_pfn / !pfn_is_map_memory: the PA is not RAM.</summary>
+    public bool IsDevicePa(ulong pa) => !Host.Memory.IsRam(pa);
+
+    /// <summary>mark_page_dirty_in_slot: only a slot with a dirty bitmap tracks pages. True when a bit was set.</summary>
+    public bool MarkPageDirty(ulong ipa)
+    {
+        if (Slot.DirtyBitmap is not { } bitmap || !Slot.ContainsIpa(ipa))
+            return false;
+        bitmap.Set((ipa - Slot.Ipa) >> Granule.PageShift);
+        return true;
+    }
 }

@@ -30,25 +30,37 @@ public enum FaultStatus : byte
 }
 
 /// <summary>The result of one guest access, as the fault-script output reports it.</summary>
-public struct FaultResult
+public readonly record struct FaultResult
 {
-    public FaultOutcome Outcome;
-    public FaultStatus Status;
-    /// <summary>The level the hardware walk reported with the fault.</summary>
-    public int FaultLevel;
-    /// <summary>The IPA passed to map/relax (block-aligned for blocks, 4K-aligned otherwise).</summary>
-    public ulong Ipa;
-    public ulong SizeBytes;
-    public ulong Pa;
-    public Prot Prot;
-    /// <summary>For <see cref="FaultOutcome.Error"/>: EFAULT or ENOEXEC (positive errno).</summary>
-    public int Errno;
-    /// <summary>A map or relax call that itself failed: its errno (positive), else 0.</summary>
-    public int PgtableErrno;
-    /// <summary>v5.9/v5.13: kvm_is_transparent_hugepage() was called on a pfn without a struct page.</summary>
-    public bool TouchedNonRamPage;
+    public FaultOutcome Outcome { get; init; }
 
-    public readonly bool IsFault => Outcome != FaultOutcome.Hit;
+    public FaultStatus Status { get; init; }
+
+    /// <summary>The level the hardware walk reported with the fault.</summary>
+    public int FaultLevel { get; init; }
+
+    /// <summary>The IPA passed to map/relax (block-aligned for blocks, 4K-aligned otherwise up to v6.18).</summary>
+    public ulong Ipa { get; init; }
+
+    public ulong SizeBytes { get; init; }
+
+    public ulong Pa { get; init; }
+
+    public Prot Prot { get; init; }
+
+    /// <summary>For <see cref="FaultOutcome.Error"/>: EFAULT or ENOEXEC (positive errno).</summary>
+    public int Errno { get; init; }
+
+    /// <summary>A map or relax call that itself failed: its errno (positive), else 0.</summary>
+    public int PgtableErrno { get; init; }
+
+    /// <summary>v5.9/v5.13: kvm_is_transparent_hugepage() was called on a pfn without a struct page.</summary>
+    public bool TouchedNonRamPage { get; init; }
+
+    /// <summary>mark_page_dirty_in_slot set the faulting page's bit in the slot's dirty bitmap.</summary>
+    public bool MarkedDirty { get; init; }
+
+    public bool IsFault => Outcome != FaultOutcome.Hit;
 
     public static FaultResult Hit() => new() { Outcome = FaultOutcome.Hit };
 

@@ -16,7 +16,7 @@ public sealed partial class KvmVm
     {
         Memslot? slot = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
         if (slot?.DirtyBitmap is null)
-            return KvmResult.Fail(Errno.ENOENT, slot is null ? $"slot {id} does not exist" : $"slot {id} has no dirty bitmap (logging is off)");
+            return KvmResult.Fail(Errno.ENOENT, slot is null ? new NoSuchSlot(id) : new NoDirtyBitmap(id));
         DirtyBitmap bitmap = slot.DirtyBitmap;
         bool flush = false;
         for (int i = 0; i < bitmap.WordCount; i++)
@@ -32,7 +32,7 @@ public sealed partial class KvmVm
             }
         }
         if (flush)
-            FlushRemoteTlbs(slot.Ipa, slot.SizeBytes);
+            Mmu.FlushRemoteTlbs(slot.Ipa, slot.SizeBytes);
         return KvmResult.Ok;
     }
 
@@ -44,11 +44,11 @@ public sealed partial class KvmVm
     {
         Memslot? slot = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
         if (slot?.DirtyBitmap is null)
-            return KvmResult.Fail(Errno.ENOENT, $"slot {id} has no dirty bitmap");
+            return KvmResult.Fail(Errno.ENOENT, slot is null ? new NoSuchSlot(id) : new NoDirtyBitmap(id));
         if (!Config.ManualDirtyLogProtect)
-            return KvmResult.Fail(Errno.EINVAL, "KVM_CLEAR_DIRTY_LOG needs KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE");
+            return KvmResult.Fail(Errno.EINVAL, new ManualProtectNotEnabled(id));
         if ((firstPage & 63) != 0 || (numPages & 63) != 0 && firstPage + numPages != slot.NPages || firstPage + numPages > slot.NPages || firstPage + numPages < firstPage)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: clear range [{firstPage}, +{numPages}) must start on a multiple of 64 pages and lie in the slot's {slot.NPages} pages");
+            return KvmResult.Fail(Errno.EINVAL, new ClearRangeInvalid(id, firstPage, numPages, slot.NPages));
         DirtyBitmap bitmap = slot.DirtyBitmap;
         bool flush = false;
         ulong end = firstPage + numPages;
@@ -64,7 +64,7 @@ public sealed partial class KvmVm
             EnableLogDirtyMasked(slot, page, mask);
         }
         if (flush)
-            FlushRemoteTlbs(slot.Ipa, slot.SizeBytes);
+            Mmu.FlushRemoteTlbs(slot.Ipa, slot.SizeBytes);
         return KvmResult.Ok;
     }
 
@@ -77,9 +77,9 @@ public sealed partial class KvmVm
         ulong baseIpa = slot.Ipa + (pageOffset << PageShift);
         ulong start = baseIpa + ((ulong)BitOperations.TrailingZeroCount(mask) << PageShift);
         ulong end = baseIpa + ((ulong)(63 - BitOperations.LeadingZeroCount(mask) + 1) << PageShift);
-        WriteProtectStage2Range(start, end);
+        Mmu.WriteProtectRange(start, end);
         if (Config.ManualDirtyLogProtect)
-            SplitHugePages(start, end);
+            Mmu.SplitHugePages(start, end);
     }
 
     private void AppendGfns(Memslot slot, int word, ulong mask, List<ulong> gfns)
@@ -90,12 +90,5 @@ public sealed partial class KvmVm
             gfns.Add(slot.BaseGfn + (ulong)word * 64 + (ulong)bit);
             mask &= mask - 1;
         }
-    }
-
-    /// <summary>kvm_mmu_wp_memory_region: write-protect a whole slot, then flush its TLB entries.</summary>
-    internal void WriteProtectMemslot(Memslot slot)
-    {
-        WriteProtectStage2Range(slot.Ipa, slot.IpaEnd);
-        FlushRemoteTlbs(slot.Ipa, slot.SizeBytes);
     }
 }

@@ -10,23 +10,24 @@ public sealed partial class KvmVm
     /// Creates, moves, re-flags or (with size 0) deletes a memslot, with the errors of
     /// __kvm_set_memory_region (virt/kvm/kvm_main.c): -EINVAL for an id out of range, an unaligned size, IPA
     /// or HVA, an IPA range that wraps, a change of HVA, size or READONLY of an existing slot; -EEXIST when
-    /// the IPA range overlaps another slot; then whatever kvm_arch_prepare_memory_region refuses.
+    /// the IPA range overlaps another slot; then whatever kvm_arch_prepare_memory_region refuses. With
+    /// <paramref name="explain"/>, what the architecture's hook mapped (before 5.14) is recorded as steps.
     /// </summary>
-    public KvmResult SetUserMemoryRegion(int id, ulong ipa, ulong sizeBytes, ulong hva, MemslotFlags flags)
+    public KvmResult SetUserMemoryRegion(int id, ulong ipa, ulong sizeBytes, ulong hva, MemslotFlags flags, DecisionRecord? explain = null)
     {
         if (id < 0 || id >= Memslots.MaxSlots)
-            return KvmResult.Fail(Errno.EINVAL, $"slot id {id} is out of range 0..{Memslots.MaxSlots - 1}");
+            return KvmResult.Fail(Errno.EINVAL, new SlotIdOutOfRange(id, Memslots.MaxSlots));
         ulong page = PageSize;
         if ((sizeBytes & (page - 1)) != 0)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: size 0x{sizeBytes:x} is not a multiple of the {Granule.Name} page size");
+            return KvmResult.Fail(Errno.EINVAL, new SlotNotAligned(id, SlotField.Size, sizeBytes, page));
         if ((ipa & (page - 1)) != 0)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: IPA 0x{ipa:x} is not {Granule.Name}-aligned");
+            return KvmResult.Fail(Errno.EINVAL, new SlotNotAligned(id, SlotField.Ipa, ipa, page));
         if ((hva & (page - 1)) != 0)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: HVA 0x{hva:x} is not {Granule.Name}-aligned");
-        if (hva + sizeBytes < hva || hva + sizeBytes > 1UL << HostConfig.VaBits)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: HVA range [0x{hva:x}, +0x{sizeBytes:x}) is not a valid user range (access_ok)");
+            return KvmResult.Fail(Errno.EINVAL, new SlotNotAligned(id, SlotField.Hva, hva, page));
+        if (hva + sizeBytes < hva || hva + sizeBytes > 1UL << Host.Config.VaBits)
+            return KvmResult.Fail(Errno.EINVAL, new SlotHvaRangeInvalid(id, hva, sizeBytes));
         if (ipa + sizeBytes < ipa)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id}: IPA 0x{ipa:x} + size 0x{sizeBytes:x} wraps");
+            return KvmResult.Fail(Errno.EINVAL, new SlotIpaWraps(id, ipa, sizeBytes));
 
         Memslot? old = Memslots.ById(id);
         if (sizeBytes == 0)
@@ -40,7 +41,7 @@ public sealed partial class KvmVm
         else
         {
             if (hva != old.UserspaceAddr || sizeBytes != old.SizeBytes || ((flags ^ old.Flags) & MemslotFlags.ReadOnly) != 0)
-                return KvmResult.Fail(Errno.EINVAL, $"slot {id} exists ({old}): only its IPA or dirty-logging flag may change, not its HVA, size or READONLY flag");
+                return KvmResult.Fail(Errno.EINVAL, new SlotImmutableChange(id, MemslotInfo.Of(old)));
             if (ipa != old.Ipa)
                 change = MemslotChange.Move;
             else if (flags != old.Flags)
@@ -53,12 +54,12 @@ public sealed partial class KvmVm
         {
             Memslot? other = Memslots.Overlapping(id, ipa, ipa + sizeBytes);
             if (other is not null)
-                return KvmResult.Fail(Errno.EEXIST, $"slot {id}: IPA range [0x{ipa:x}, 0x{ipa + sizeBytes:x}) overlaps {other}");
+                return KvmResult.Fail(Errno.EEXIST, new SlotOverlap(id, ipa, ipa + sizeBytes, MemslotInfo.Of(other)));
         }
 
         // kvm_set_memslot: a moved slot's old range is invalidated (unmapped) before the architecture is asked.
         if (change == MemslotChange.Move)
-            Policy.FlushShadowMemslot(this, old!);
+            Policy.FlushShadowMemslot(ArchContext(), old!);
 
         var slot = new Memslot(id, ipa, sizeBytes, hva, flags, PageShift);
         // kvm_prepare_memory_region: the dirty bitmap is kept from the old slot, or allocated.
@@ -67,15 +68,17 @@ public sealed partial class KvmVm
             slot.DirtyBitmap = old?.DirtyBitmap ?? NewDirtyBitmap(slot);
         }
 
-        KvmResult prepared = Policy.PrepareMemoryRegion(this, old, slot, change);
-        if (!prepared.Succeeded)
-            return prepared;
-
-        if (old is not null)
-            Memslots.Remove(old);
-        Memslots.Add(slot);
-        Policy.CommitMemoryRegion(this, old, slot, change);
-        return KvmResult.Ok;
+        PageTables.Stage2Counters before = explain is null ? default : Stage2.Counters;
+        KvmResult prepared = Policy.PrepareMemoryRegion(ArchContext(explain), old, slot, change);
+        if (prepared.Succeeded)
+        {
+            if (old is not null)
+                Memslots.Remove(old);
+            Memslots.Add(slot);
+            Policy.CommitMemoryRegion(ArchContext(), old, slot, change);
+        }
+        explain?.EndSlotChange(Policy.Name, slot, change, prepared.Errno, Stage2.Counters - before);
+        return prepared;
     }
 
     /// <summary>Deletes a slot (KVM_SET_USER_MEMORY_REGION with size 0): its IPA range is unmapped.</summary>
@@ -83,10 +86,10 @@ public sealed partial class KvmVm
     {
         Memslot? old = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
         if (old is null)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id} does not exist");
-        Policy.FlushShadowMemslot(this, old);
+            return KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(id));
+        Policy.FlushShadowMemslot(ArchContext(), old);
         Memslots.Remove(old);
-        Policy.CommitMemoryRegion(this, old, null, MemslotChange.Delete);
+        Policy.CommitMemoryRegion(ArchContext(), old, null, MemslotChange.Delete);
         return KvmResult.Ok;
     }
 
@@ -95,7 +98,7 @@ public sealed partial class KvmVm
     {
         Memslot? slot = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
         if (slot is null)
-            return KvmResult.Fail(Errno.EINVAL, $"slot {id} does not exist");
+            return KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(id));
         MemslotFlags flags = on ? slot.Flags | MemslotFlags.LogDirtyPages : slot.Flags & ~MemslotFlags.LogDirtyPages;
         return SetUserMemoryRegion(id, slot.Ipa, slot.SizeBytes, slot.UserspaceAddr, flags);
     }

@@ -40,7 +40,7 @@ public sealed partial class KvmVm
             ulong ipa = slot.IpaOf(start);
             ulong ipaEnd = slot.IpaOf(stop - 1) + 1;
             ipaEnd = (ipaEnd + PageSize - 1) & Granule.PageMask;
-            UnmapStage2Range(ipa, ipaEnd - ipa);
+            Mmu.UnmapRange(ipa, ipaEnd - ipa);
         }
     }
 
@@ -60,7 +60,7 @@ public sealed partial class KvmVm
             young |= Stage2.TestClearYoung(ipa, stop - start, mkold: true);
         }
         if (young)
-            Stage2.FlushVmid();
+            Mmu.FlushAllTlbs();
         return young;
     }
 }

@@ -22,14 +22,14 @@ public sealed record VmConfig
     public bool ManualDirtyLogProtect { get; init; }
 }
 
-/// <summary>The outcome of a KVM ioctl: 0, or the kernel's errno and a sentence saying why.</summary>
-public readonly record struct KvmResult(int Errno, string? Message)
+/// <summary>The outcome of a KVM ioctl: 0, or the kernel's errno and why, as data.</summary>
+public readonly record struct KvmResult(int Errno, KvmRefusal? Refusal)
 {
     public static KvmResult Ok => default;
 
     public bool Succeeded => Errno == 0;
 
-    public static KvmResult Fail(int errno, string message) => new(errno, message);
+    public static KvmResult Fail(int errno, KvmRefusal refusal) => new(errno, refusal);
 }
 
 /// <summary>enum kvm_mr_change.</summary>

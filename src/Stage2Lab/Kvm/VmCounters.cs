@@ -31,7 +31,23 @@ public struct VmCounters
         }
         if (result.TouchedNonRamPage)
             NonRamPageTouches++;
+        if (result.MarkedDirty)
+            DirtyPagesMarked++;
     }
+
+    public static VmCounters operator +(VmCounters a, VmCounters b) => new()
+    {
+        Accesses = a.Accesses + b.Accesses,
+        Hits = a.Hits + b.Hits,
+        Mapped = a.Mapped + b.Mapped,
+        Relaxed = a.Relaxed + b.Relaxed,
+        MmioExits = a.MmioExits + b.MmioExits,
+        Retries = a.Retries + b.Retries,
+        Errors = a.Errors + b.Errors,
+        Injected = a.Injected + b.Injected,
+        DirtyPagesMarked = a.DirtyPagesMarked + b.DirtyPagesMarked,
+        NonRamPageTouches = a.NonRamPageTouches + b.NonRamPageTouches,
+    };
 
     public static VmCounters operator -(VmCounters a, VmCounters b) => new()
     {

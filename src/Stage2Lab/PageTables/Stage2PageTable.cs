@@ -53,7 +53,7 @@ public sealed partial class Stage2PageTable
     internal ulong AddressMask { get; }
 
     /// <summary>Everything the table has done so far.</summary>
-    public ref Stage2Counters Counters => ref _counters;
+    public ref readonly Stage2Counters Counters => ref _counters;
 
     /// <summary>Table pages reachable from the root at each level (roots count at the start level).</summary>
     public long LiveTablePages(int level) => _liveTablesByLevel[level];

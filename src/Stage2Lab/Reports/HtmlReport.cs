@@ -58,16 +58,16 @@ svg text{font-family:system-ui,sans-serif}
         AppendBarChart(html, "Estimated host time per phase (" + result.Runs[0].Profile.Name + ")", result, (run, p) => run.Phases[p].EstimatedNs, Format.Duration);
         AppendPolicyBars(html, "Page-table memory at the end", result, run => run.Final.TableBytes, v => Format.Bytes(v));
 
-        html.Append("<h2>The costliest decisions</h2>\n<p class=\"note\">The faults whose page-table work (descriptor writes, TLB invalidations, cache maintenance) cost the most under the cost profile, explained step by step.</p>\n");
+        html.Append("<h2>Decisions</h2>\n<p class=\"note\">One representative per distinct kind of decision (memslot, outcome, size and binding constraint), the costliest in total first, explained step by step.</p>\n");
         foreach (PolicyRun run in result.Runs)
         {
-            if (run.CostliestDecisions.Count == 0)
+            if (run.Decisions.Count == 0)
                 continue;
             html.Append("<h3>").Append(E(run.Policy)).Append("</h3>\n");
-            foreach (CostlyDecision d in run.CostliestDecisions)
+            foreach (DecisionGroup d in run.Decisions.Take(DecisionTables.Shown))
             {
-                html.Append("<p class=\"note\">Phase ").Append(E(d.Phase)).Append(", access #").Append(d.AccessIndex).Append(", estimated ").Append(E(Format.Duration(d.EstimatedNs))).Append("</p>\n<pre>");
-                html.Append(E(DecisionText.Render(d.Record))).Append("</pre>\n");
+                html.Append("<p class=\"note\">").Append(E(DecisionTables.Heading(d))).Append("</p>\n<pre>");
+                html.Append(E(DecisionText.Render(d.Representative))).Append("</pre>\n");
             }
         }
         if (result.Runs.Any(r => r.Explained is not null))
@@ -75,11 +75,10 @@ svg text{font-family:system-ui,sans-serif}
             html.Append("<h2>Explained fault</h2>\n");
             foreach (PolicyRun run in result.Runs)
             {
-                if (run.Explained is null)
+                if (run.Explained is not { } explained)
                     continue;
-                if (run.ExplainedNote is not null)
-                    html.Append("<p class=\"note\">").Append(E(run.ExplainedNote)).Append("</p>\n");
-                html.Append("<pre>").Append(E(DecisionText.Render(run.Explained))).Append("</pre>\n");
+                html.Append("<p class=\"note\">").Append(E(DecisionTables.PickNote(explained))).Append("</p>\n");
+                html.Append("<pre>").Append(E(DecisionText.Render(explained.Record))).Append("</pre>\n");
             }
         }
         html.Append("</body></html>\n");

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Runs;
 
 namespace Stage2Lab.Reports;
@@ -14,7 +15,7 @@ namespace Stage2Lab.Reports;
 /// </summary>
 public static class JsonReport
 {
-    public const string Schema = "stage2lab.result/1";
+    public const string Schema = "stage2lab.result/2";
 
     public static string Render(ScenarioResult result)
     {
@@ -57,8 +58,8 @@ public static class JsonReport
             w.WriteNumber("estimatedNs", (long)Math.Round(p.EstimatedNs));
             w.WriteNumber("dirtyPagesHarvested", p.DirtyPagesHarvested);
             w.WriteStartArray("refusals");
-            foreach (string r in p.Refusals)
-                w.WriteStringValue(r);
+            foreach (EventRefusal r in p.Refusals)
+                w.WriteStringValue(RefusalText.Describe(r));
             w.WriteEndArray();
             w.WriteEndObject();
         }
@@ -81,53 +82,38 @@ public static class JsonReport
         w.WriteNumber("estimatedNs", (long)Math.Round(run.TotalEstimatedNs));
         w.WriteEndObject();
 
-        w.WriteStartArray("costliestDecisions");
-        foreach (CostlyDecision d in run.CostliestDecisions)
+        w.WriteStartArray("decisions");
+        foreach (DecisionGroup d in run.Decisions)
         {
             w.WriteStartObject();
             w.WriteString("phase", d.Phase);
-            w.WriteNumber("accessIndex", d.AccessIndex);
-            w.WriteNumber("estimatedNs", (long)Math.Round(d.EstimatedNs));
-            WriteDecision(w, d.Record);
+            w.WriteNumber("event", d.EventNumber);
+            w.WriteNumber("firstAccessIndex", d.FirstAccessIndex);
+            w.WriteNumber("count", d.Count);
+            w.WriteNumber("estimatedNsEach", (long)Math.Round(d.EstimatedNsEach));
+            w.WriteNumber("estimatedNsTotal", (long)Math.Round(d.EstimatedNsTotal));
+            DecisionJson.Write(w, d.Representative);
+            WriteEvents(w, d.Representative.Events);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        if (run.Explained is not null)
+        if (run.Explained is { } explained)
         {
             w.WriteStartObject("explained");
-            if (run.ExplainedNote is not null)
-                w.WriteString("note", run.ExplainedNote);
-            WriteDecision(w, run.Explained);
+            w.WriteString("pick", JsonNamingPolicy.CamelCase.ConvertName(explained.Pick.ToString()));
+            w.WriteString("note", DecisionTables.PickNote(explained));
+            w.WriteString("phase", explained.Phase);
+            w.WriteNumber("event", explained.EventNumber);
+            w.WriteNumber("accessIndex", explained.AccessIndex);
+            DecisionJson.Write(w, explained.Record);
+            WriteEvents(w, explained.Record.Events);
             w.WriteEndObject();
         }
         w.WriteStartArray("violations");
-        foreach (string v in run.Violations)
-            w.WriteStringValue(v);
+        foreach (InvariantViolation v in run.Violations)
+            w.WriteStringValue(v.ToString());
         w.WriteEndArray();
         w.WriteEndObject();
-    }
-
-    private static void WriteDecision(Utf8JsonWriter w, DecisionRecord d)
-    {
-        w.WriteString("ipa", Format.Hex(d.Ipa));
-        w.WriteString("access", d.Access.ToString().ToLowerInvariant());
-        w.WriteString("outcome", DecisionText.Outcome(d.Result));
-        if (d.Slot is not null)
-            w.WriteString("memslot", d.Slot);
-        if (d.Vma is not null)
-            w.WriteString("vma", d.Vma);
-        w.WriteStartArray("steps");
-        foreach (DecisionStep step in d.Steps)
-        {
-            w.WriteStartObject();
-            w.WriteString("function", step.Function);
-            if (step.Passed is { } passed)
-                w.WriteBoolean("passed", passed);
-            w.WriteString("text", step.Text);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        WriteEvents(w, d.Events);
     }
 
     private static void WriteFaults(Utf8JsonWriter w, in VmCounters f)

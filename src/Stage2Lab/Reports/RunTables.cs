@@ -78,8 +78,8 @@ public static class RunTables
         {
             foreach (PhaseResult phase in run.Phases)
             {
-                foreach (string refusal in phase.Refusals)
-                    table.Notes.Add($"{run.Policy}, {phase.Name}: refused {refusal}");
+                foreach (EventRefusal refusal in phase.Refusals)
+                    table.Notes.Add($"{run.Policy}, {phase.Name}: refused {RefusalText.Describe(refusal)}");
             }
         }
         return table;
@@ -112,10 +112,10 @@ public static class RunTables
         table.Notes.Add($"At the end: {FinalLeaves(run)}; page tables {Format.Bytes(run.Final.TableBytes)} in {Format.Count(run.Final.TablePages.Sum())} pages; {Format.Count(run.Final.DirtyPages)} dirty pages.");
         foreach (PhaseResult phase in run.Phases)
         {
-            foreach (string refusal in phase.Refusals)
-                table.Notes.Add($"{phase.Name}: refused {refusal}");
+            foreach (EventRefusal refusal in phase.Refusals)
+                table.Notes.Add($"{phase.Name}: refused {RefusalText.Describe(refusal)}");
         }
-        foreach (string v in run.Violations)
+        foreach (var v in run.Violations)
             table.Notes.Add("invariant violation: " + v);
         return table;
     }

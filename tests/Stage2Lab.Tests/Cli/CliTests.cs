@@ -29,7 +29,7 @@ public class CliTests
         string outFile = Path.Combine(dir, "r.json");
         var (code, _, _) = Run("run", Example("nic-small-bars-mmio.yaml"), "--policy", "v6.18", "--format", "json", "--out", outFile);
         Assert.Equal(0, code);
-        Assert.Contains("stage2lab.result/1", File.ReadAllText(outFile));
+        Assert.Contains("stage2lab.result/2", File.ReadAllText(outFile));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
 
         string bad = Path.Combine(dir, "bad.yaml");

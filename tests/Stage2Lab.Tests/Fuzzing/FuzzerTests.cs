@@ -8,7 +8,7 @@ namespace Stage2Lab.Tests.Fuzzing;
 public class FuzzerTests
 {
     private static FuzzReport Fuzz(string policy, FuzzLayout layout, long events, InvariantKind? only = null, ulong seed = 1) =>
-        Fuzzer.Run(new FuzzOptions { Policy = policy, Layout = layout, MaxEvents = events, Seed = seed, OnlyKind = only, ShrinkSeconds = 5 });
+        Fuzzer.Run(new FuzzOptions { Policy = policy, Layout = layout, MaxEvents = events, Seed = seed, OnlyKind = only, ShrinkExecutions = 1000 });
 
     [Fact]
     public void V5_9_thp_adjust_on_a_device_pfn_is_found_again()
@@ -75,8 +75,8 @@ public class FuzzerTests
         FuzzReport report = Fuzz("v5.14", FuzzLayout.Any, 20_000, InvariantKind.PaMatchesHost);
         string yaml = ScenarioWriter.Write(report.Finding!.Reproducer, ["a test reproducer"]);
         Scenario again = ScenarioReader.Parse(yaml, "repro.yaml");
-        PolicyCheck check = ScenarioCheck.Run(again, "v5.14");
+        Stage2Lab.Simulation.Runs.PolicyRun check = ScenarioCheck.Run(again, "v5.14");
         Assert.Contains(check.Violations, v => v.Kind == InvariantKind.PaMatchesHost);
-        Assert.NotNull(check.FirstFault);
+        Assert.NotNull(check.FirstViolatingFault);
     }
 }

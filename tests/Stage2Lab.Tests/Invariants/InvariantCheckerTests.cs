@@ -251,7 +251,7 @@ public class InvariantCheckerTests
         // faulting page dirty, as user_mem_abort does).
         KvmVm vm = Build(LoggingSlot);
         Assert.Equal(0, vm.Stage2.Map(0x40200000, 0x200000, 0x100200000, Prot.RWX, MemoryCache.Unbounded()));
-        vm.MarkPageDirty(vm.Memslots.ById(0)!, 0x40234000);
+        vm.Memslots.ById(0)!.DirtyBitmap!.Set((0x40234000 - 0x40000000) >> 12);
         var result = new FaultResult { Outcome = FaultOutcome.Mapped, Ipa = 0x40200000, SizeBytes = 0x200000, Pa = 0x100200000, Prot = Prot.RWX };
         var found = new List<InvariantViolation>();
         new InvariantChecker().CheckAccess(vm, 0x40234000, AccessKind.Write, in result, found, eventIndex: 7);

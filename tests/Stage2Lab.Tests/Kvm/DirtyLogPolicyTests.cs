@@ -101,7 +101,7 @@ public class DirtyLogPolicyTests
         // every bit starts set; GET_DIRTY_LOG only copies, CLEAR_DIRTY_LOG clears and write-protects.
         var host = NewHost(Granule.Size4K);
         Assert.True(host.AddVma(Anon(0x7f0000000000, 0x100000, 0x100000000)).Succeeded);
-        var vm = new KvmVm(new VmConfig { IpaBits = 40, MaxSlots = 512, ManualDirtyLogProtect = true }, host, Stage2Lab.Kvm.Policies.PolicyCatalog.Get("v6.18"));
+        var vm = new KvmVm(new VmConfig { IpaBits = 40, MaxSlots = 512, ManualDirtyLogProtect = true }, host, Stage2Lab.Kvm.Policies.PolicyRegistry.Create("v6.18"));
         Assert.True(vm.SetUserMemoryRegion(0, 0x40000000, 0x100000, 0x7f0000000000, MemslotFlags.None).Succeeded);
         Assert.Equal(FaultOutcome.Mapped, vm.Access(0x40000000, AccessKind.Write).Outcome); // rw page before logging
         Assert.True(vm.SetDirtyLogging(0, true).Succeeded);

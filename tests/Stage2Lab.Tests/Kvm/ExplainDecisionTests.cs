@@ -1,6 +1,7 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
+using Stage2Lab.Reports;
 using static Stage2Lab.Tests.Kvm.FaultScripts;
 
 namespace Stage2Lab.Tests.Kvm;
@@ -27,8 +28,10 @@ public class ExplainDecisionTests
         return vm;
     }
 
+    private static string Text(DecisionStep s) => DecisionText.Describe(s);
+
     private static DecisionStep Step(DecisionRecord x, string function, bool? passed, string containing) =>
-        Assert.Single(x.Steps, s => s.Function == function && s.Passed == passed && s.Text.Contains(containing, StringComparison.Ordinal));
+        Assert.Single(x.Steps, s => s.Function == function && s.Passed == passed && Text(s).Contains(containing, StringComparison.Ordinal));
 
     [Fact]
     public void V6_18_block_past_the_vma_end_is_explained_with_the_literal_align_test()
@@ -42,15 +45,15 @@ public class ExplainDecisionTests
         Assert.Equal(0x8000200000UL, x.Ipa); // the faulting IPA
         Assert.Equal(AccessKind.Read, x.Access);
         Assert.Equal(0x7f0000200000UL, x.Hva); // slot HVA + (IPA - slot IPA)
-        Assert.Contains("pfnmap pgoff 0x2000000", x.Vma); // the VMA found
-        Assert.Contains("0x8000400000", x.Slot); // the slot found, with its end
+        Assert.Contains("pfnmap pgoff 0x2000000", DecisionText.Vma(x.Vma!.Value)); // the VMA found
+        Assert.Contains("0x8000400000", DecisionText.Slot(x.Slot!.Value)); // the slot found, with its end
         Step(x, "vma_lookup", true, "0x7f0000300000"); // the VMA and its end
         // PUD: hva ≡ pa ≡ 0x200000 (mod 1G), ALIGN_DOWN = vm_start, but ALIGN(hva, 1G) = 0x7f0040000000 > vm_end
         Step(x, "get_vma_page_shift", false, "1G: ALIGN(hva) 0x7f0040000000 > vm_end 0x7f0000300000");
         // PMD: ALIGN(hva, 2M) == hva, so the test passes though the block runs past vm_end — the record says so
         DecisionStep pmd = Step(x, "get_vma_page_shift", true, "2M: hva ≡ pa ≡ 0x0 (mod 2M)");
-        Assert.Contains("ALIGN(hva) 0x7f0000200000 ≤ vm_end 0x7f0000300000", pmd.Text);
-        Assert.Contains("runs past vm_end 0x7f0000300000 unchecked", pmd.Text);
+        Assert.Contains("ALIGN(hva) 0x7f0000200000 ≤ vm_end 0x7f0000300000", Text(pmd));
+        Assert.Contains("runs past vm_end 0x7f0000300000 unchecked", Text(pmd));
         // the slot check: IPA/HVA offsets agree and [0x7f0000200000, 0x7f0000400000) lies in the slot
         Step(x, "fault_supports_stage2_huge_mapping", true, "[0x7f0000200000, 0x7f0000400000) lies inside the slot's HVA range [0x7f0000000000, 0x7f0000400000)");
         Step(x, "kvm_pgtable_stage2_map", null, "map IPA 0x8000200000 size 2M to PA 0x2000200000 rwd");
@@ -169,14 +172,14 @@ public class ExplainDecisionTests
         var x = new DecisionRecord();
         aligned.Access(0x8000201000, AccessKind.Read, x);
         DecisionStep device = Assert.Single(x.Steps, s => s.Function == "kvm_is_device_pfn");
-        Assert.Equal("PA 0x2000200000 is not RAM: device", device.Text); // block start's pfn; 2M size: force_pte stays false
+        Assert.Equal("PA 0x2000200000 is not RAM: device", Text(device)); // block start's pfn; 2M size: force_pte stays false
         Assert.Equal(0x200000UL, x.Result.SizeBytes);
 
         KvmVm unaligned = BarVm("seed-v3", 4UL << 20, 0x2000003, 0x8000000000, 4UL << 20);
         var y = new DecisionRecord();
         unaligned.Access(0x8000201000, AccessKind.Read, y);
         device = Assert.Single(y.Steps, s => s.Function == "kvm_is_device_pfn");
-        Assert.Equal("PA 0x2000204000 is not RAM: device, force_pte", device.Text); // PAGE size: force_pte keeps THP adjust away
+        Assert.Equal("PA 0x2000204000 is not RAM: device, force_pte", Text(device)); // PAGE size: force_pte keeps THP adjust away
         Assert.DoesNotContain(y.Steps, s => s.Function is "kvm_is_transparent_hugepage" or "transparent_hugepage_adjust");
 
         KvmVm merged = BarVm("v5.14", 4UL << 20, 0x2000003, 0x8000000000, 4UL << 20);

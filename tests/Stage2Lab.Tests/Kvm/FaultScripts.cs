@@ -50,7 +50,7 @@ internal static class FaultScripts
             IpaBits = ipaBits,
             Features = new CpuFeatures(Fwb: fwb, Dic: dic, RangeTlbi: false),
             MaxSlots = 512,
-        }, host, PolicyCatalog.Get(policy));
+        }, host, PolicyRegistry.Create(policy));
 
     public static Vma PfnMap(ulong start, ulong size, ulong pgoff, bool cacheable = false) => new()
     {

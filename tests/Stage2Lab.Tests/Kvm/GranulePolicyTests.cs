@@ -234,8 +234,8 @@ public class GranulePolicyTests
         var x = new Stage2Lab.Kvm.DecisionRecord();
         var r = vm.Access(0x20000000000, AccessKind.Read, x);
         Assert.Equal(0x20000000UL, r.SizeBytes); // 512M block
-        Assert.DoesNotContain(x.Steps, s => s.Text.StartsWith("4T", StringComparison.Ordinal)); // no PUD-size test at all
-        Assert.Single(x.Steps, s => s.Function == "get_vma_page_shift" && s.Passed == true && s.Text.StartsWith("512M", StringComparison.Ordinal));
+        Assert.DoesNotContain(x.Steps, s => Stage2Lab.Reports.DecisionText.Describe(s).StartsWith("4T", StringComparison.Ordinal)); // no PUD-size test at all
+        Assert.Single(x.Steps, s => s.Function == "get_vma_page_shift" && s.Passed == true && Stage2Lab.Reports.DecisionText.Describe(s).StartsWith("512M", StringComparison.Ordinal));
     }
     [Theory]
     [MemberData(nameof(Policies))]

@@ -27,7 +27,7 @@ public class MemslotIoctlTests
     {
         Assert.Equal(errno, r.Errno);
         Assert.False(r.Succeeded);
-        Assert.Contains(containing, r.Message, StringComparison.Ordinal);
+        Assert.Contains(containing, Stage2Lab.Reports.RefusalText.Describe(r.Refusal!), StringComparison.Ordinal);
     }
 
     [Theory]

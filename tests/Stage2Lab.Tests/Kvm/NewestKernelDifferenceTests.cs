@@ -90,7 +90,7 @@ public class NewestKernelDifferenceTests
 
         KvmResult refused = vm.SetUserMemoryRegion(1, 0x8010000000, 4UL << 20, 0x7f0000000000, MemslotFlags.None);
         Assert.Equal(Errno.EINVAL, refused.Errno); // now prepare sees the VMA
-        Assert.Contains("FWB and DIC", refused.Message); // and says why
+        Assert.Contains("FWB and DIC", Stage2Lab.Reports.RefusalText.Describe(refused.Refusal!)); // and says why
     }
 
     [Theory]
@@ -192,7 +192,7 @@ public class NewestKernelDifferenceTests
     {
         var host = NewHost(Granule.Size4K);
         Assert.True(host.AddVma(Anon(0x7f0000000000, 4UL << 20, 0x100000000, thp: true)).Succeeded);
-        var vm = new KvmVm(new VmConfig { IpaBits = 40, MaxSlots = 512, EagerSplitChunkBytes = 2UL << 20 }, host, Stage2Lab.Kvm.Policies.PolicyCatalog.Get(policy));
+        var vm = new KvmVm(new VmConfig { IpaBits = 40, MaxSlots = 512, EagerSplitChunkBytes = 2UL << 20 }, host, Stage2Lab.Kvm.Policies.PolicyRegistry.Create(policy));
         Assert.True(vm.SetUserMemoryRegion(0, 0x40000000, 4UL << 20, 0x7f0000000000, MemslotFlags.None).Succeeded);
         Assert.Equal(0x200000UL, vm.Access(0x40345000, AccessKind.Write).SizeBytes); // THP block
 

@@ -1,3 +1,4 @@
+using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
 using Stage2Lab.Reports;
 using Stage2Lab.Simulation.Runs;
@@ -13,8 +14,8 @@ public class ScenarioRunnerTests
     public void The_gpu_example_tells_the_seed_story()
     {
         Scenario s = Example("gpu-32g-bar-aligned.yaml");
-        PolicyRun before = ScenarioRunner.Run(s, "v5.13", new RunOptions { CostliestDecisions = 0 });
-        PolicyRun after = ScenarioRunner.Run(s, "v6.18", new RunOptions { CostliestDecisions = 0 });
+        PolicyRun before = ScenarioRunner.Run(s, "v5.13", new RunOptions { CaptureDecisions = false });
+        PolicyRun after = ScenarioRunner.Run(s, "v6.18", new RunOptions { CaptureDecisions = false });
 
         // 5.13: kvm_phys_addr_ioremap maps the 32 GiB BAR page by page when the slot is created.
         Assert.Equal(32L << 30 >> 12, before.Phases[0].Events[Stage2Counter.LeavesInstalledL3]);
@@ -37,13 +38,13 @@ public class ScenarioRunnerTests
         string first = JsonReport.Render(ScenarioRunner.RunAll(s, ["v5.14", "v6.18"]));
         string second = JsonReport.Render(ScenarioRunner.RunAll(Example("live-migration.yaml"), ["v5.14", "v6.18"]));
         Assert.Equal(first, second);
-        Assert.Contains("\"schema\": \"stage2lab.result/1\"", first);
+        Assert.Contains("\"schema\": \"stage2lab.result/2\"", first);
     }
 
     [Fact]
     public void Dirty_logging_harvests_pages_and_blocks_come_back_after_logging_stops()
     {
-        PolicyRun run = ScenarioRunner.Run(Example("live-migration.yaml"), "v6.18", new RunOptions { CostliestDecisions = 0 });
+        PolicyRun run = ScenarioRunner.Run(Example("live-migration.yaml"), "v6.18", new RunOptions { CaptureDecisions = false });
         PhaseResult harvest = run.Phases.Single(p => p.Name == "harvest-1");
         Assert.True(harvest.DirtyPagesHarvested > 0);
         PhaseResult round = run.Phases.Single(p => p.Name == "round-1");
@@ -57,7 +58,7 @@ public class ScenarioRunnerTests
     [Fact]
     public void Mmio_exits_are_counted_where_no_memslot_is()
     {
-        PolicyRun run = ScenarioRunner.Run(Example("nic-small-bars-mmio.yaml"), "v6.18", new RunOptions { CostliestDecisions = 0 });
+        PolicyRun run = ScenarioRunner.Run(Example("nic-small-bars-mmio.yaml"), "v6.18", new RunOptions { CaptureDecisions = false });
         Assert.Equal(50_000 + 512, run.TotalFaults.MmioExits);
     }
 
@@ -65,9 +66,10 @@ public class ScenarioRunnerTests
     public void Explain_finds_the_first_fault_at_the_ipa_and_says_why()
     {
         Scenario s = Example("gpu-32g-bar-unaligned.yaml");
-        PolicyRun run = ScenarioRunner.Run(s, "v6.18", new RunOptions { ExplainIpa = 0x80_0000_0000, CostliestDecisions = 0 });
+        PolicyRun run = ScenarioRunner.Run(s, "v6.18", new RunOptions { ExplainIpa = 0x80_0000_0000, CaptureDecisions = false });
         Assert.NotNull(run.Explained);
-        string text = DecisionText.Render(run.Explained!);
+        Assert.Equal(ExplainPick.ReadAfterLastEvent, run.Explained!.Pick); // 200,000 random accesses miss the first of 8M pages
+        string text = DecisionText.Render(run.Explained.Record);
         Assert.Contains("✗ get_vma_page_shift: 1G: hva", text);
         Assert.Contains("✗ get_vma_page_shift: 2M: hva", text);
         Assert.Contains("map IPA 0x8000000000 size 4K", text);
@@ -76,18 +78,42 @@ public class ScenarioRunnerTests
     [Fact]
     public void Explaining_an_ipa_the_timeline_never_faults_on_issues_a_read_after_it()
     {
-        PolicyRun run = ScenarioRunner.Run(Example("ram-hugetlb-1g.yaml"), "v6.18", new RunOptions { ExplainIpa = 0x10_0000_0000, CostliestDecisions = 0 });
-        Assert.NotNull(run.ExplainedNote);
-        Assert.Contains("MMIO", DecisionText.Render(run.Explained!));
+        PolicyRun run = ScenarioRunner.Run(Example("ram-hugetlb-1g.yaml"), "v6.18", new RunOptions { ExplainIpa = 0x10_0000_0000, CaptureDecisions = false });
+        Assert.Equal(ExplainPick.ReadAfterLastEvent, run.Explained!.Pick);
+        Assert.Contains("MMIO", DecisionText.Render(run.Explained.Record));
     }
 
     [Fact]
-    public void The_costliest_decisions_come_with_their_explanation()
+    public void Decisions_are_grouped_by_slot_outcome_size_and_binding_constraint()
     {
         PolicyRun run = ScenarioRunner.Run(Example("ram-hugetlb-1g.yaml"), "v6.18");
-        Assert.Equal(3, run.CostliestDecisions.Count);
-        // 1 GiB blocks cost a 1 GiB clean each without FWB: the costliest faults are the aligned slot's.
-        Assert.All(run.CostliestDecisions, d => Assert.Equal(1L << 30, d.Record.Events[Stage2Counter.DcacheCleanBytes]));
+        // Every fault is in exactly one group.
+        Assert.Equal(run.TotalFaults.Faults, run.Decisions.Sum(d => d.Count));
+        // No two groups share (slot, outcome, size, binding constraint).
+        var keys = run.Decisions.Select(d => (d.Representative.Slot?.Id, d.Representative.Result.Outcome, d.Representative.Result.SizeBytes,
+            d.Representative.BindingConstraint?.GetType(), d.Representative.BindingConstraint is HugeMappingCheckStep h ? h.SizeBytes : 0)).ToList();
+        Assert.Equal(keys.Count, keys.Distinct().Count());
+        // 1 GiB blocks cost a 1 GiB clean each without FWB: the costliest group is the aligned slot's 1G blocks,
+        // which nothing kept smaller (no binding constraint).
+        DecisionGroup first = run.Decisions[0];
+        Assert.Equal(1UL << 30, first.Representative.Result.SizeBytes);
+        Assert.Null(first.Representative.BindingConstraint);
+        Assert.Equal(1L << 30, first.Representative.Events[Stage2Counter.DcacheCleanBytes]);
+        // The misaligned slot falls back to 2M: its binding constraint is the slot's 1G residue check.
+        DecisionGroup fallback = Assert.Single(run.Decisions, d => d.Representative.Result.SizeBytes == 2UL << 20);
+        var binding = Assert.IsType<HugeMappingCheckStep>(fallback.Representative.BindingConstraint);
+        Assert.Equal(1UL << 30, binding.SizeBytes);
+        Assert.Equal(HugeMappingResult.ResidueMismatch, binding.Result);
+    }
+
+    [Fact]
+    public void V5_13_slot_creation_is_a_decision_of_its_own()
+    {
+        PolicyRun run = ScenarioRunner.Run(Example("gpu-32g-bar-aligned.yaml"), "v5.13");
+        DecisionGroup creation = Assert.Single(run.Decisions, d => d.Representative.SlotChange is not null);
+        var ioremap = Assert.IsType<IoremapAtCreationStep>(Assert.Single(creation.Representative.Steps));
+        Assert.Equal(32UL << 30 >> 12, ioremap.Pages);
+        Assert.Equal(32L << 30 >> 12, creation.Representative.Events[Stage2Counter.LeavesInstalledL3]);
     }
 
     [Fact]

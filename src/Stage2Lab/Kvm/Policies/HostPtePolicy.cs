@@ -1,4 +1,3 @@
-using Stage2Lab.Arch;
 using Stage2Lab.Host;
 
 namespace Stage2Lab.Kvm.Policies;
@@ -12,15 +11,12 @@ public sealed class HostPtePolicy : V6_18Policy
 {
     public override string Name => "host-pte";
 
-    public override string Description => "2025 proposal on v6.18: PFNMAP sized from the host page-table leaf, not vm_pgoff";
-
-    protected override int VmaShift(KvmVm vm, Vma vma, ulong hva, DecisionRecord? x)
+    protected override int VmaPageShift(in FaultContext ctx, Vma vma)
     {
         if (!vma.IsPfnMap)
-            return base.VmaShift(vm, vma, hva, x);
-        HostMapping mapping = vm.Host.Translate(vma, hva);
-        int shift = System.Numerics.BitOperations.Log2(mapping.LeafSizeBytes);
-        x?.Note("host page table", $"VM_PFNMAP: the host maps HVA 0x{hva:x} with a {SizeText.Format(mapping.LeafSizeBytes)} leaf (PA 0x{mapping.Pa:x}): at most that size");
-        return shift;
+            return base.VmaPageShift(in ctx, vma);
+        HostMapping mapping = ctx.Host.Translate(vma, ctx.Hva);
+        ctx.Explain?.Add(new HostLeafSizeStep(ctx.Hva, mapping.LeafSizeBytes, mapping.Pa));
+        return System.Numerics.BitOperations.Log2(mapping.LeafSizeBytes);
     }
 }

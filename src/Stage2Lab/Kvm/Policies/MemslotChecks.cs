@@ -10,11 +10,11 @@ internal static class MemslotChecks
     /// The IPA-space bound of kvm_arch_prepare_memory_region: 5.10-rc1 refused a slot ending exactly at the
     /// limit (<c>base_gfn + npages &gt;= kvm_phys_size &gt;&gt; PAGE_SHIFT</c>); later kernels use <c>&gt;</c>.
     /// </summary>
-    public static KvmResult IpaBound(KvmVm vm, Memslot slot, bool ipaLimitInclusive)
+    public static KvmResult IpaBound(in MemslotContext ctx, Memslot slot, bool ipaLimitInclusive)
     {
-        bool outside = ipaLimitInclusive ? slot.IpaEnd >= vm.IpaLimit : slot.IpaEnd > vm.IpaLimit;
+        bool outside = ipaLimitInclusive ? slot.IpaEnd >= ctx.Mmu.IpaLimit : slot.IpaEnd > ctx.Mmu.IpaLimit;
         return outside
-            ? KvmResult.Fail(Errno.EFAULT, $"slot {slot.Id} ends at IPA 0x{slot.IpaEnd:x}, {(ipaLimitInclusive ? "at or " : "")}above the {vm.Config.IpaBits}-bit IPA space")
+            ? KvmResult.Fail(Errno.EFAULT, new SlotBeyondIpaSpace(slot.Id, slot.IpaEnd, ctx.Config.IpaBits, ipaLimitInclusive))
             : KvmResult.Ok;
     }
 
@@ -22,19 +22,19 @@ internal static class MemslotChecks
     /// kvm_arch_prepare_memory_region without creation-time mapping (the seed's patch 1/2, 5.14, 5.15): the IPA
     /// bound, then "IO region dirty page logging not allowed" for every VM_PFNMAP VMA in the slot.
     /// </summary>
-    public static KvmResult Lazy(KvmVm vm, Memslot slot, MemslotChange change, bool ipaLimitInclusive)
+    public static KvmResult Lazy(in MemslotContext ctx, Memslot slot, MemslotChange change, bool ipaLimitInclusive)
     {
         if (change is not (MemslotChange.Create or MemslotChange.Move or MemslotChange.FlagsOnly))
             return KvmResult.Ok;
-        KvmResult bound = IpaBound(vm, slot, ipaLimitInclusive);
+        KvmResult bound = IpaBound(in ctx, slot, ipaLimitInclusive);
         if (!bound.Succeeded)
             return bound;
         if ((slot.Flags & MemslotFlags.LogDirtyPages) == 0)
             return KvmResult.Ok;
-        foreach (Vma vma in vm.Host.Intersecting(slot.UserspaceAddr, slot.HvaEnd))
+        foreach (Vma vma in ctx.Host.Intersecting(slot.UserspaceAddr, slot.HvaEnd))
         {
             if (vma.IsPfnMap)
-                return KvmResult.Fail(Errno.EINVAL, $"slot {slot.Id}: dirty logging is not allowed on a VM_PFNMAP region ({vma})");
+                return KvmResult.Fail(Errno.EINVAL, new LoggingOnPfnMap(slot.Id, VmaInfo.Of(vma)));
         }
         return KvmResult.Ok;
     }
@@ -45,51 +45,53 @@ internal static class MemslotChecks
     /// vm_pgoff — remapped pieces are not looked at); on failure the slot is unmapped, on success it is flushed
     /// to PoC without FWB (stage2_flush_memslot). A flags-only change maps but neither unmaps nor flushes.
     /// </summary>
-    public static KvmResult MapPfnMapAtCreation(KvmVm vm, Memslot slot, MemslotChange change, bool ipaLimitInclusive)
+    public static KvmResult MapPfnMapAtCreation(in MemslotContext ctx, Memslot slot, MemslotChange change, bool ipaLimitInclusive)
     {
         if (change is not (MemslotChange.Create or MemslotChange.Move or MemslotChange.FlagsOnly))
             return KvmResult.Ok;
-        KvmResult bound = IpaBound(vm, slot, ipaLimitInclusive);
+        KvmResult bound = IpaBound(in ctx, slot, ipaLimitInclusive);
         if (!bound.Succeeded)
             return bound;
 
         int ret = 0;
         ulong hva = slot.UserspaceAddr, regEnd = slot.HvaEnd;
-        foreach (Vma vma in vm.Host.Intersecting(hva, regEnd).ToList())
+        foreach (Vma vma in ctx.Host.Intersecting(hva, regEnd).ToList())
         {
             ulong vmStart = Math.Max(hva, vma.Start);
             ulong vmEnd = Math.Min(regEnd, vma.End);
             if (vma.IsPfnMap)
             {
                 if ((slot.Flags & MemslotFlags.LogDirtyPages) != 0)
-                    return KvmResult.Fail(Errno.EINVAL, $"slot {slot.Id}: dirty logging is not allowed on a VM_PFNMAP region ({vma})");
+                    return KvmResult.Fail(Errno.EINVAL, new LoggingOnPfnMap(slot.Id, VmaInfo.Of(vma)));
                 ulong gpa = slot.Ipa + (vmStart - slot.UserspaceAddr);
-                ulong pa = (vma.PgOff << vm.PageShift) + (vmStart - vma.Start);
-                ret = PhysAddrIoremap(vm, gpa, pa, vmEnd - vmStart, writable: !slot.IsReadOnly);
+                ulong pa = (vma.PgOff << ctx.PageShift) + (vmStart - vma.Start);
+                ret = PhysAddrIoremap(in ctx, gpa, pa, vmEnd - vmStart, writable: !slot.IsReadOnly);
+                ctx.Explain?.Add(new IoremapAtCreationStep(gpa, pa, vmEnd - vmStart, (vmEnd - vmStart) >> ctx.PageShift, -ret));
                 if (ret != 0)
                     break;
             }
         }
         if (change == MemslotChange.FlagsOnly)
-            return ret == 0 ? KvmResult.Ok : KvmResult.Fail(-ret, $"slot {slot.Id}: kvm_phys_addr_ioremap failed with {Errno.Name(ret)}");
+            return ret == 0 ? KvmResult.Ok : KvmResult.Fail(-ret, new IoremapFailed(slot.Id, -ret));
         if (ret != 0)
         {
-            vm.UnmapStage2Range(slot.Ipa, slot.SizeBytes);
-            return KvmResult.Fail(-ret, $"slot {slot.Id}: kvm_phys_addr_ioremap failed with {Errno.Name(ret)}");
+            ctx.Mmu.UnmapRange(slot.Ipa, slot.SizeBytes);
+            return KvmResult.Fail(-ret, new IoremapFailed(slot.Id, -ret));
         }
-        if (!vm.Features.Fwb)
-            vm.Stage2.Flush(slot.Ipa, slot.SizeBytes);
+        if (!ctx.Config.Features.Fwb)
+            ctx.Mmu.FlushRange(slot.Ipa, slot.IpaEnd);
         return KvmResult.Ok;
     }
 
     /// <summary>kvm_phys_addr_ioremap: one kvm_pgtable_stage2_map call per page.</summary>
-    private static int PhysAddrIoremap(KvmVm vm, ulong ipa, ulong pa, ulong sizeBytes, bool writable)
+    private static int PhysAddrIoremap(in MemslotContext ctx, ulong ipa, ulong pa, ulong sizeBytes, bool writable)
     {
         Prot prot = Prot.Device | Prot.R | (writable ? Prot.W : Prot.None);
-        ulong page = vm.PageSize;
+        ulong page = ctx.PageSize;
+        PageTables.Stage2PageTable pgt = ctx.Mmu.Pgt;
         for (ulong addr = ipa; addr < ipa + sizeBytes; addr += page, pa += page)
         {
-            int ret = vm.Stage2.Map(addr, page, pa, prot, vm.FaultCache);
+            int ret = pgt.Map(addr, page, pa, prot, ctx.Mmu.FaultCache);
             if (ret != 0)
                 return ret;
         }
@@ -97,11 +99,11 @@ internal static class MemslotChecks
     }
 
     /// <summary>kvm_arch_commit_memory_region (5.x): enabling logging write-protects the whole slot.</summary>
-    public static void WriteProtectOnLogging(KvmVm vm, Memslot? slot, MemslotChange change)
+    public static void WriteProtectOnLogging(in MemslotContext ctx, Memslot? slot, MemslotChange change)
     {
         if (slot is null || change == MemslotChange.Delete || (slot.Flags & MemslotFlags.LogDirtyPages) == 0)
             return;
-        if (!vm.Config.ManualDirtyLogProtect)
-            vm.WriteProtectMemslot(slot);
+        if (!ctx.Config.ManualDirtyLogProtect)
+            ctx.Mmu.WriteProtectMemslot(slot);
     }
 }

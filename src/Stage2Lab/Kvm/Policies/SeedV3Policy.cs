@@ -1,4 +1,3 @@
-using Stage2Lab.Arch;
 using Stage2Lab.Host;
 
 namespace Stage2Lab.Kvm.Policies;
@@ -14,38 +13,19 @@ public sealed class SeedV3Policy : V5_13Policy
 {
     public override string Name => "seed-v3";
 
-    public override string Description => "The seed's v3 series on 5.13: device_rough_page_shift, lazy device mapping";
-
     /// <summary>Patch 2/2: hugetlb, else VM_PFNMAP → device_rough_page_shift, else PAGE; logging forces PAGE.</summary>
-    protected override int VmaShift(KvmVm vm, Vma vma, ulong hva, bool logging, ref bool forcePte, DecisionRecord? x)
+    protected override int FirstMappingShift(in FaultContext ctx, Vma vma, bool logging, ref bool forcePte)
     {
-        HostPageTableConfig host = vm.HostConfig;
-        int shift;
-        if (vma.IsHugetlb)
-        {
-            shift = KernelRules.HugePageShift(vma, x);
-        }
-        else if (vma.IsPfnMap)
-        {
-            shift = KernelRules.PfnMapBlockShift(host, vma, hva, "device_rough_page_shift", x);
-        }
-        else
-        {
-            shift = host.PageShift;
-        }
-        if (logging)
-        {
-            forcePte = true;
-            shift = host.PageShift;
-            x?.Note("user_mem_abort", "dirty logging is on: force_pte, PAGE_SIZE");
-        }
-        return shift;
+        int shift = vma.IsHugetlb ? KernelRules.HugePageShift(in ctx, vma, KernelFunctions.UserMemAbort)
+            : vma.IsPfnMap ? KernelRules.PfnMapBlockShift(in ctx, vma, KernelFunctions.DeviceRoughPageShift)
+            : ctx.HostConfig.PageShift;
+        return logging ? KernelRules.ForcePteForLogging(in ctx, ref forcePte) : shift;
     }
 
     /// <summary>Patch 2/2: <c>force_pte = (vma_pagesize == PAGE_SIZE)</c> for a device pfn.</summary>
     protected override bool DeviceForcesPte(ulong size, ulong pageSize) => size == pageSize;
 
     /// <summary>Patch 1/2: no creation-time mapping; the dirty-logging check stays.</summary>
-    public override KvmResult PrepareMemoryRegion(KvmVm vm, Memslot? old, Memslot slot, MemslotChange change) =>
-        MemslotChecks.Lazy(vm, slot, change, ipaLimitInclusive: false);
+    public override KvmResult PrepareMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot slot, MemslotChange change) =>
+        MemslotChecks.Lazy(in ctx, slot, change, ipaLimitInclusive: false);
 }

@@ -14,82 +14,74 @@ public sealed class V5_9Policy : FaultPolicy
 {
     public override string Name => "v5.9";
 
-    public override string Description => "Linux 5.10-rc1 (before 91a2c34b7d6f): THP adjust may run on a device pfn";
-
     public override Stage2ApiRevision PageTableApi => Stage2ApiRevision.V5_10;
 
     public override FaultResult UserMemAbort(in FaultContext ctx)
     {
-        KvmVm vm = ctx.Vm;
-        HostPageTableConfig host = vm.HostConfig;
-        Memslot slot = ctx.Slot;
-        DecisionRecord? x = ctx.Explain;
+        HostPageTableConfig host = ctx.HostConfig;
         ulong page = host.PageSize;
-        bool perm = ctx.IsPermissionFault;
-        bool logging = slot.IsLogging;
+        bool logging = ctx.Slot.IsLogging;
 
-        if (KernelRules.IsUnexpectedReadPermissionFault(in ctx) || KernelRules.LookupVma(in ctx, "find_vma_intersection") is not { } vma)
+        if (KernelRules.IsUnexpectedReadPermissionFault(in ctx) || KernelRules.LookupVma(in ctx, KernelFunctions.FindVmaIntersection) is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
 
         bool forcePte = false;
-        int shift = KernelRules.VmaShiftBefore2021(host, vma, logging, ref forcePte, x);
+        int shift = KernelRules.FirstShiftBefore2021(in ctx, vma, logging, ref forcePte);
         // Only PUD and PMD sizes are checked against the slot: a CONT_PTE or CONT_PMD hugetlb size goes through
         // unchanged and is mapped whole from the faulting page.
-        if (shift == host.PudShift && !host.PmdFolded && !KernelRules.FaultSupportsStage2HugeMapping(slot, ctx.Hva, host.PudSize, page, x))
+        if (shift == host.PudShift && !host.PmdFolded && !KernelRules.FaultSupportsStage2HugeMapping(in ctx, host.PudSize))
             shift = host.PmdShift;
-        if (shift == host.PmdShift && !KernelRules.FaultSupportsStage2HugeMapping(slot, ctx.Hva, host.PmdSize, page, x))
+        if (shift == host.PmdShift && !KernelRules.FaultSupportsStage2HugeMapping(in ctx, host.PmdSize))
         {
             forcePte = true;
+            ctx.Explain?.Add(new ForcePteStep(KernelFunctions.UserMemAbort, ForcePteReason.NoBlockFitsSlot, host.PmdSize));
             shift = host.PageShift;
-            x?.Note("user_mem_abort", "fall back to PAGE_SIZE with force_pte");
         }
         if (shift == host.ContPteShift || shift == host.ContPmdShift)
-            x?.Note("user_mem_abort", $"contiguous hugetlb size {SizeText.Format(1UL << shift)} is not handled: mapped whole from the faulting page (no alignment)");
+            ctx.Explain?.Add(new UnhandledContiguousHugetlbStep(1UL << shift));
 
         ulong size = 1UL << shift;
-        ulong ipa = KernelRules.AlignFaultIpa(host, ctx.FaultIpa, size);
-        ulong gfnIpa = ipa & vm.Granule.PageMask;
+        ulong ipa = KernelRules.AlignFaultIpa(in ctx, size);
+        ulong gfnIpa = ipa & ctx.Granule.PageMask;
 
-        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, "gfn_to_pfn_prot", out ulong pa, out bool writable))
+        if (!KernelRules.FaultInPfn(in ctx, gfnIpa, KernelFunctions.GfnToPfnProt, out ulong pa, out bool writable))
             return FaultResult.Fail(Errno.EFAULT);
 
-        bool device = vm.IsDevicePa(pa);
+        bool device = ctx.IsDevicePa(pa);
         if (device)
-            x?.Note("kvm_is_device_pfn", $"PA 0x{pa:x} is not RAM: device — but force_pte is left as it was");
+            ctx.Explain?.Add(new DeviceDetectedStep(KernelFunctions.KvmIsDevicePfn, pa, vma.Flags, DeviceEffect.ForcePteLeftAsIs, size, page));
         else if (logging && !ctx.WriteFault)
             writable = false;
 
         if (ctx.ExecFault && device)
-            return KernelRules.ExecOnDevice(x);
+            return KernelRules.ExecOnDevice(in ctx);
 
         bool touchedNonRam = false;
         if (size == page && !forcePte)
         {
-            if (KernelRules.IsTransparentHugepage(vm, ctx.Hva, pa, ref touchedNonRam, x)
-                && KernelRules.FaultSupportsStage2HugeMapping(slot, ctx.Hva, host.PmdSize, page, x))
+            if (KernelRules.IsTransparentHugepage(in ctx, pa, ref touchedNonRam)
+                && KernelRules.FaultSupportsStage2HugeMapping(in ctx, host.PmdSize))
             {
                 ulong mask = ~(host.PmdSize - 1);
                 ipa &= mask;
                 pa &= mask;
                 size = host.PmdSize;
+                ctx.Explain?.Add(new ThpAdjustStep(page, size, ipa, pa));
             }
         }
 
         // 5.10-rc1 marks the page dirty before mapping it, whatever the map call returns.
-        if (writable)
-            vm.MarkPageDirty(slot, gfnIpa);
-        Prot prot = KernelRules.FaultProt(writable, ctx.ExecFault, device ? Prot.Device : Prot.None, vm.Features.Dic, x);
+        bool markedDirty = writable && ctx.MarkPageDirty(gfnIpa);
+        Prot prot = KernelRules.FaultProt(in ctx, writable, device ? Prot.Device : Prot.None);
 
         // No fault_granule yet: every permission fault relaxes, unless logging needs the block split.
-        bool relax = perm && !(logging && writable);
-        FaultResult result = KernelRules.Install(vm, relax, ipa, size, pa, prot, WalkFlags.None, x);
-        result.TouchedNonRamPage = touchedNonRam;
-        return result;
+        bool relax = ctx.IsPermissionFault && !(logging && writable);
+        return KernelRules.Install(in ctx, relax, ipa, size, pa, prot, WalkFlags.None) with { TouchedNonRamPage = touchedNonRam, MarkedDirty = markedDirty };
     }
 
-    public override KvmResult PrepareMemoryRegion(KvmVm vm, Memslot? old, Memslot slot, MemslotChange change) =>
-        MemslotChecks.MapPfnMapAtCreation(vm, slot, change, ipaLimitInclusive: true);
+    public override KvmResult PrepareMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot slot, MemslotChange change) =>
+        MemslotChecks.MapPfnMapAtCreation(in ctx, slot, change, ipaLimitInclusive: true);
 
-    public override void CommitMemoryRegion(KvmVm vm, Memslot? old, Memslot? slot, MemslotChange change) =>
-        MemslotChecks.WriteProtectOnLogging(vm, slot, change);
+    public override void CommitMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot? slot, MemslotChange change) =>
+        MemslotChecks.WriteProtectOnLogging(in ctx, slot, change);
 }

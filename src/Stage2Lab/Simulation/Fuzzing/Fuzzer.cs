@@ -24,8 +24,11 @@ public sealed class FuzzOptions
     /// <summary>Events in one generated case (the timeline length before shrinking).</summary>
     public int EventsPerCase { get; init; } = 48;
 
-    /// <summary>How long shrinking may take.</summary>
-    public double ShrinkSeconds { get; init; } = 20;
+    /// <summary>
+    /// How many case executions shrinking may spend. A count, not a time, so that the same seed shrinks to the
+    /// same reproducer on any machine and under any load.
+    /// </summary>
+    public int ShrinkExecutions { get; init; } = 4000;
 
     /// <summary>Only this invariant ends the campaign (others are ignored); null: any.</summary>
     public InvariantKind? OnlyKind { get; init; }
@@ -100,28 +103,10 @@ public static class Fuzzer
     private static Outcome Execute(CaseChoice choice, FuzzOptions options)
     {
         Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy);
-        KvmVm vm = ScenarioVm.Create(s, options.Policy);
         InvariantKind? only = options.OnlyKind;
-        var checker = new InvariantRunChecker(maxViolations: 1) { Filter = only is null ? null : v => v.Kind == only };
-        foreach (MemslotSpec slot in s.Memslots)
-            vm.SetUserMemoryRegion(slot.Id, slot.Ipa, slot.SizeBytes, slot.Hva, slot.Flags);
-        checker.AfterEvent(vm, null, 0);
-        for (int i = 0; i < s.Timeline.Count && !checker.Failed; i++)
-        {
-            TimelineEvent ev = s.Timeline[i];
-            if (ev is AccessEvent a)
-            {
-                FaultResult result = vm.Access(a.Ipa, a.Access);
-                checker.AfterAccess(vm, a.Ipa, a.Access, result, i + 1, i);
-            }
-            else
-            {
-                EventApplier.Apply(vm, ev);
-                checker.AfterEvent(vm, ev, i + 1);
-            }
-        }
-        if (!checker.Failed)
-            checker.Finish(vm, s.Timeline.Count);
+        var control = new PlaybackControl();
+        var checker = new InvariantRunChecker(maxViolations: 1, stopOnViolation: control) { Filter = only is null ? null : v => v.Kind == only };
+        new TimelinePlayer(s, options.Policy, new PlayerOptions { Control = control }).Play([checker]);
         InvariantViolation? v = checker.Violations.Count > 0 ? checker.Violations[0] : null;
         return new Outcome(v, checker.EventsChecked, checker.FirstViolatingEvent ?? -1);
     }
@@ -132,26 +117,31 @@ public static class Fuzzer
     private static (CaseChoice, Outcome) Shrink(Gen<CaseChoice> gen, CaseChoice choice, Size size, Outcome outcome, FuzzOptions options)
     {
         InvariantViolation original = outcome.Violation!;
-        var clock = Stopwatch.StartNew();
-        bool TimeLeft() => clock.Elapsed.TotalSeconds < options.ShrinkSeconds;
+        int executions = 0;
+        bool BudgetLeft() => executions < options.ShrinkExecutions;
+        Outcome Try(CaseChoice candidate)
+        {
+            executions++;
+            return Execute(candidate, options);
+        }
 
         // Nothing after the violating event matters.
         if (outcome.EventNumber > 0 && outcome.EventNumber < choice.Events.Length)
         {
             var cut = choice with { Events = choice.Events[..outcome.EventNumber] };
-            Outcome o = Execute(cut, options);
+            Outcome o = Try(cut);
             if (SameFailure(o, original))
                 (choice, outcome) = (cut, o);
         }
 
         // CsCheck's way: generate more cases, keep a failing one that is smaller by CsCheck's size order.
-        for (int attempt = 0; attempt < 1000 && TimeLeft(); attempt++)
+        for (int attempt = 0; attempt < 1000 && BudgetLeft(); attempt++)
         {
             var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, ~options.Seed * 0xD1B54A32D192ED03UL + (ulong)attempt);
             CaseChoice candidate = gen.Generate(pcg, size, out Size candidateSize);
             if (!Size.IsLessThan(candidateSize, size))
                 continue;
-            Outcome o = Execute(candidate, options);
+            Outcome o = Try(candidate);
             if (SameFailure(o, original))
             {
                 (choice, outcome, size) = (candidate, o, candidateSize);
@@ -162,25 +152,25 @@ public static class Fuzzer
 
         // Then structurally: drop events, then VMAs, one at a time, while the same invariant still breaks.
         bool progress = true;
-        while (progress && TimeLeft())
+        while (progress && BudgetLeft())
         {
             progress = false;
-            for (int i = choice.Events.Length - 1; i >= 0 && TimeLeft(); i--)
+            for (int i = choice.Events.Length - 1; i >= 0 && BudgetLeft(); i--)
             {
                 if (choice.Events.Length == 1)
                     break;
                 var candidate = choice with { Events = [.. choice.Events[..i], .. choice.Events[(i + 1)..]] };
-                Outcome o = Execute(candidate, options);
+                Outcome o = Try(candidate);
                 if (SameFailure(o, original))
                 {
                     (choice, outcome) = (candidate, o);
                     progress = true;
                 }
             }
-            for (int i = choice.Vmas.Length - 1; i >= 0 && choice.Vmas.Length > 1 && TimeLeft(); i--)
+            for (int i = choice.Vmas.Length - 1; i >= 0 && choice.Vmas.Length > 1 && BudgetLeft(); i--)
             {
                 var candidate = choice with { Vmas = [.. choice.Vmas[..i], .. choice.Vmas[(i + 1)..]] };
-                Outcome o = Execute(candidate, options);
+                Outcome o = Try(candidate);
                 if (SameFailure(o, original))
                 {
                     (choice, outcome) = (candidate, o);

@@ -271,7 +271,7 @@ public sealed partial class InvariantChecker
         ulong end = pa + sizeBytes;
         if (pa >= _ramLo && end <= _ramHi && end > pa)
             return _ramCached;
-        IReadOnlyList<PhysicalRange> ram = Vm.Memory.Ram;
+        IReadOnlyList<PhysicalRange> ram = Vm.Host.Memory.Ram;
         ulong gapLo = 0;
         for (int i = 0; i < ram.Count; i++)
         {

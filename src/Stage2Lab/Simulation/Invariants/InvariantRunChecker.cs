@@ -6,20 +6,26 @@ using Stage2Lab.Simulation.Scenarios;
 namespace Stage2Lab.Simulation.Invariants;
 
 /// <summary>
-/// Runs the invariant checker after every access and event of a scenario run: an access checks what it changed
-/// (<see cref="InvariantChecker.CheckAccess"/>); an event that can change many mappings checks them all.
+/// The invariant checker as a timeline observer: after every access it checks what the access changed
+/// (<see cref="InvariantChecker.CheckAccess"/>); after an event that can change many mappings, what the event
+/// can have changed; after memslot creation and at the end, everything. Each violation is kept once, under the
+/// event that made it.
 /// </summary>
-public sealed class InvariantRunChecker : IRunChecker
+public sealed class InvariantRunChecker : ITimelineObserver
 {
     private readonly InvariantChecker _checker = new();
     private readonly List<InvariantViolation> _found = new();
     private readonly HashSet<(InvariantKind, ulong, ulong)> _seen = new();
+    private readonly PlaybackControl? _stopOnViolation;
+    private bool _tornDown;
 
     /// <param name="maxViolations">Stop collecting after this many (a fuzzer wants the first one).</param>
-    public InvariantRunChecker(int maxViolations = 100)
+    /// <param name="stopOnViolation">When given, the playing is stopped at the first violation.</param>
+    public InvariantRunChecker(int maxViolations = 100, PlaybackControl? stopOnViolation = null)
     {
         MaxViolations = maxViolations;
         _checker.MaxViolationsPerCall = maxViolations;
+        _stopOnViolation = stopOnViolation;
     }
 
     public int MaxViolations { get; }
@@ -32,6 +38,9 @@ public sealed class InvariantRunChecker : IRunChecker
     /// <summary>The global access index of the access that caused the first violation, if an access did.</summary>
     public long? FirstViolatingAccess { get; private set; }
 
+    /// <summary>The decision of the fault that caused the first violation (when the player explained faults).</summary>
+    public DecisionRecord? FirstViolatingFault { get; private set; }
+
     /// <summary>The timeline event (1-based; 0 = memslot creation) of the first violation.</summary>
     public int? FirstViolatingEvent { get; private set; }
 
@@ -40,27 +49,38 @@ public sealed class InvariantRunChecker : IRunChecker
     /// <summary>Events looked at (accesses and other events).</summary>
     public long EventsChecked { get; private set; }
 
-    public void AfterAccess(KvmVm vm, ulong ipa, AccessKind access, in FaultResult result, int eventNumber, long accessIndex)
+    public bool ObservesAccesses => true;
+
+    public void OnAccess(KvmVm vm, in AccessRecord access)
     {
         EventsChecked++;
         if (Violations.Count >= MaxViolations)
             return;
         _found.Clear();
-        _checker.CheckAccess(vm, ipa, access, result, _found, eventNumber);
+        FaultResult result = access.Result;
+        _checker.CheckAccess(vm, access.Ipa, access.Access, result, _found, access.EventNumber, access.Decision);
         if (_found.Count > 0)
-            Collect(eventNumber, accessIndex);
+            Collect(access.EventNumber, access.AccessIndex, access.Decision);
     }
 
-    public void AfterEvent(KvmVm vm, TimelineEvent? ev, int eventNumber)
+    public void OnEvent(KvmVm vm, in EventRecord ev)
     {
-        EventsChecked++;
-        switch (ev)
+        // Memslots created in phase 0 are checked together when the phase ends; after a teardown the VM is gone.
+        if (ev.EventNumber == 0)
+            return;
+        if (ev.Event is TeardownEvent)
         {
-            case GetDirtyLogEvent g:
+            _tornDown = true;
+            return;
+        }
+        EventsChecked++;
+        switch (ev.Event)
+        {
+            case GetDirtyLogEvent g when ev.Outcome.Refusal is null:
                 _checker.NoteDirtyLogHarvested(vm, g.SlotId);
                 break;
-            case ClearDirtyLogEvent c:
-                _checker.NoteDirtyLogCleared(vm, c.SlotId, c.FirstPage, c.NumPages != 0 ? c.NumPages : vm.Memslots.ById(c.SlotId)?.NPages ?? 0);
+            case ClearDirtyLogEvent c when ev.Outcome.Refusal is null:
+                _checker.NoteDirtyLogCleared(vm, c.SlotId, ev.Outcome.ClearFirstPage, ev.Outcome.ClearNumPages);
                 break;
         }
         if (Violations.Count >= MaxViolations)
@@ -68,42 +88,55 @@ public sealed class InvariantRunChecker : IRunChecker
         _found.Clear();
         // Check what the event can have changed: one slot for dirty logging, an HVA range for the MMU notifier
         // (plus table reachability where table pages may have been freed), everything for memslot changes.
-        switch (ev)
+        switch (ev.Event)
         {
             case DirtyLogEvent or GetDirtyLogEvent or ClearDirtyLogEvent:
             {
-                int id = ev switch { DirtyLogEvent d => d.SlotId, GetDirtyLogEvent g => g.SlotId, _ => ((ClearDirtyLogEvent)ev).SlotId };
+                int id = ev.Event switch { DirtyLogEvent d => d.SlotId, GetDirtyLogEvent g => g.SlotId, _ => ((ClearDirtyLogEvent)ev.Event).SlotId };
                 if (vm.Memslots.ById(id) is { } slot)
-                    _checker.CheckRange(vm, slot.Ipa, slot.SizeBytes, _found, eventNumber);
+                    _checker.CheckRange(vm, slot.Ipa, slot.SizeBytes, _found, ev.EventNumber);
                 break;
             }
             case UnmapEvent u:
-                _checker.CheckHvaRange(vm, u.Hva, u.SizeBytes, _found, eventNumber);
-                _checker.CheckTableReachability(vm, _found, eventNumber);
+                _checker.CheckHvaRange(vm, u.Hva, u.SizeBytes, _found, ev.EventNumber);
+                _checker.CheckTableReachability(vm, _found, ev.EventNumber);
                 break;
             case AgeEvent a:
-                _checker.CheckHvaRange(vm, a.Hva, a.SizeBytes, _found, eventNumber);
+                _checker.CheckHvaRange(vm, a.Hva, a.SizeBytes, _found, ev.EventNumber);
                 break;
             default:
-                _checker.CheckAll(vm, _found, eventNumber);
+                _checker.CheckAll(vm, _found, ev.EventNumber);
                 break;
         }
         if (_found.Count > 0)
-            Collect(eventNumber, null);
+            Collect(ev.EventNumber, null, null);
     }
 
-    /// <summary>Everything, once (the end of a run): what an event-by-event check can only see whole.</summary>
-    public void Finish(KvmVm vm, int eventNumber)
+    public void OnPhaseEnd(KvmVm vm, in PhaseInfo phase)
     {
+        if (phase.EventNumber != 0)
+            return;
+        EventsChecked++;
         if (Violations.Count >= MaxViolations)
             return;
         _found.Clear();
-        _checker.CheckAll(vm, _found, eventNumber);
+        _checker.CheckAll(vm, _found, 0);
         if (_found.Count > 0)
-            Collect(eventNumber, null);
+            Collect(0, null, null);
     }
 
-    private void Collect(int eventNumber, long? accessIndex)
+    /// <summary>Everything, once (the end of a run): what an event-by-event check can only see whole.</summary>
+    public void OnFinish(KvmVm vm, int lastEventNumber)
+    {
+        if (Violations.Count >= MaxViolations || _tornDown)
+            return;
+        _found.Clear();
+        _checker.CheckAll(vm, _found, lastEventNumber);
+        if (_found.Count > 0)
+            Collect(lastEventNumber, null, null);
+    }
+
+    private void Collect(int eventNumber, long? accessIndex, DecisionRecord? decision)
     {
         foreach (InvariantViolation v in _found)
         {
@@ -118,9 +151,12 @@ public sealed class InvariantRunChecker : IRunChecker
                 {
                     FirstViolatingEvent = eventNumber;
                     FirstViolatingAccess = accessIndex;
+                    FirstViolatingFault = decision;
                 }
                 Violations.Add(v);
             }
         }
+        if (Failed)
+            _stopOnViolation?.Stop();
     }
 }

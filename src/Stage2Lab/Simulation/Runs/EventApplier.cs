@@ -5,28 +5,32 @@ using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Simulation.Runs;
 
-/// <summary>What one non-access timeline event did: a refusal sentence if the kernel refused it, and the pages
-/// a dirty-log harvest reported.</summary>
-public readonly record struct EventOutcome(string? Refusal, long DirtyPagesHarvested);
+/// <summary>Why KVM or the host refused an event: the errno and, as data, the kernel's reason (or the host's).</summary>
+public readonly record struct EventRefusal(int Errno, KvmRefusal? Kvm, string? HostReason);
+
+/// <summary>What one non-access timeline event did: the refusal if the kernel refused it, the pages a dirty-log
+/// harvest reported, and for KVM_CLEAR_DIRTY_LOG the page range it covered (0 pages in the scenario = the rest
+/// of the slot, resolved here once).</summary>
+public readonly record struct EventOutcome(EventRefusal? Refusal, long DirtyPagesHarvested, ulong ClearFirstPage = 0, ulong ClearNumPages = 0);
 
 /// <summary>Applies one timeline event (other than guest accesses) to a VM, as the VMM's ioctl or the MMU
-/// notifier would. Shared by scenario runs and the fuzzer.</summary>
+/// notifier would.</summary>
 public static class EventApplier
 {
-    public static EventOutcome Apply(KvmVm vm, TimelineEvent ev, List<ulong>? gfnScratch = null)
+    public static EventOutcome Apply(KvmVm vm, TimelineEvent ev, List<ulong>? gfnScratch = null, DecisionRecord? explain = null)
     {
         switch (ev)
         {
             case SlotCreateEvent c:
-                return Of(vm.SetUserMemoryRegion(c.Slot.Id, c.Slot.Ipa, c.Slot.SizeBytes, c.Slot.Hva, c.Slot.Flags));
+                return Of(vm.SetUserMemoryRegion(c.Slot.Id, c.Slot.Ipa, c.Slot.SizeBytes, c.Slot.Hva, c.Slot.Flags, explain));
             case SlotDeleteEvent d:
                 return Of(vm.DeleteSlot(d.SlotId));
             case SlotMoveEvent m:
             {
                 Memslot? slot = vm.Memslots.ById(m.SlotId);
                 return Of(slot is null
-                    ? KvmResult.Fail(Errno.EINVAL, $"slot {m.SlotId} does not exist")
-                    : vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags));
+                    ? KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(m.SlotId))
+                    : vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags, explain));
             }
             case DirtyLogEvent l:
                 return Of(vm.SetDirtyLogging(l.SlotId, l.Enable));
@@ -40,9 +44,14 @@ public static class EventApplier
             case ClearDirtyLogEvent c:
             {
                 Memslot? slot = vm.Memslots.ById(c.SlotId);
-                ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - c.FirstPage;
+                ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - Math.Min(c.FirstPage, slot?.NPages ?? 0);
                 long harvested = slot?.DirtyBitmap?.CountSet() ?? 0;
-                return Of(vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages)) with { DirtyPagesHarvested = harvested };
+                return Of(vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages)) with
+                {
+                    DirtyPagesHarvested = harvested,
+                    ClearFirstPage = c.FirstPage,
+                    ClearNumPages = pages,
+                };
             }
             case UnmapEvent u when u.Zap:
                 vm.ZapHvaRange(u.Hva, u.SizeBytes);
@@ -50,7 +59,7 @@ public static class EventApplier
             case UnmapEvent u:
             {
                 HostResult r = vm.Munmap(u.Hva, u.SizeBytes);
-                return r.Succeeded ? default : new EventOutcome($"{Errno.Name(r.Errno)}: {r.Message}", 0);
+                return r.Succeeded ? default : new EventOutcome(new EventRefusal(r.Errno, null, r.Message), 0);
             }
             case AgeEvent a:
                 vm.AgeHvaRange(a.Hva, a.SizeBytes);
@@ -59,9 +68,9 @@ public static class EventApplier
                 vm.Teardown();
                 return default;
             default:
-                throw new ArgumentException($"{ev.Kind} is not applied here (guest accesses are run by the caller)", nameof(ev));
+                throw new ArgumentException($"{ev.Kind} is not applied here (guest accesses are run by the player)", nameof(ev));
         }
     }
 
-    private static EventOutcome Of(KvmResult r) => r.Succeeded ? default : new EventOutcome($"{Errno.Name(r.Errno)}: {r.Message}", 0);
+    private static EventOutcome Of(KvmResult r) => r.Succeeded ? default : new EventOutcome(new EventRefusal(r.Errno, r.Refusal, null), 0);
 }

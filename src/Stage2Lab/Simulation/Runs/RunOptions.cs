@@ -1,6 +1,6 @@
 namespace Stage2Lab.Simulation.Runs;
 
-/// <summary>How a scenario run reports progress and what it records beyond the counters.</summary>
+/// <summary>What a scenario run records beyond the metrics, and how it reports progress.</summary>
 public sealed class RunOptions
 {
     /// <summary>Explain the first fault at this IPA's page (and, with <see cref="ExplainEvent"/>, in that timeline event).</summary>
@@ -9,18 +9,18 @@ public sealed class RunOptions
     /// <summary>1-based timeline event index the explained fault must come from.</summary>
     public int? ExplainEvent { get; init; }
 
-    /// <summary>How many of the costliest faults to keep with their explanations.</summary>
-    public int CostliestDecisions { get; init; } = 3;
+    /// <summary>Keep one representative decision per distinct kind of fault (costs an explanation per fault).</summary>
+    public bool CaptureDecisions { get; init; } = true;
 
-    /// <summary>Called with (accesses done, accesses in the whole run) every few hundred thousand accesses.</summary>
-    public Action<ulong, ulong>? Progress { get; init; }
+    /// <summary>Run the invariant checker after every access and event.</summary>
+    public bool Check { get; init; }
 
-    /// <summary>Called after every phase.</summary>
-    public Action<Kvm.KvmVm, PhaseResult>? AfterPhase { get; init; }
+    /// <summary>With <see cref="Check"/>: keep at most this many violations.</summary>
+    public int MaxViolations { get; init; } = 100;
 
-    /// <summary>Looks at the VM after every access and event (invariants).</summary>
-    public IRunChecker? Checker { get; init; }
-
-    /// <summary>Stop the run at the first event after which <see cref="Checker"/> has failed.</summary>
+    /// <summary>With <see cref="Check"/>: stop at the first violation.</summary>
     public bool StopOnViolation { get; init; }
+
+    /// <summary>Called with (accesses done, accesses in the whole run) every 65,536 accesses.</summary>
+    public Action<long, long>? Progress { get; init; }
 }

@@ -1,6 +1,7 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
 
 namespace Stage2Lab.Simulation.Runs;
@@ -11,6 +12,9 @@ public sealed class PhaseResult
     public required string Name { get; init; }
 
     public required string Kind { get; init; }
+
+    /// <summary>0 for memslot creation, then the 1-based timeline event; the implicit teardown comes last.</summary>
+    public int EventNumber { get; init; }
 
     public VmCounters Faults { get; set; }
 
@@ -23,8 +27,8 @@ public sealed class PhaseResult
 
     public double EstimatedNs { get; set; }
 
-    /// <summary>ioctls the kernel refused during the phase ("slot 2: EINVAL: ...").</summary>
-    public List<string> Refusals { get; } = new();
+    /// <summary>ioctls the kernel (or host) refused during the phase.</summary>
+    public List<EventRefusal> Refusals { get; } = new();
 
     /// <summary>get-dirty-log: the pages reported.</summary>
     public long DirtyPagesHarvested { get; set; }
@@ -34,6 +38,9 @@ public sealed class PhaseResult
 
 /// <summary>A run of consecutive leaves of one size, for the IPA map.</summary>
 public readonly record struct LeafRun(ulong Ipa, ulong EndIpa, int Level, ulong LeafSizeBytes, bool Device, long Leaves);
+
+/// <summary>A memslot as the run ended, with the VMA backing its first page.</summary>
+public readonly record struct SlotSnapshot(int Id, ulong Ipa, ulong SizeBytes, ulong Hva, string Backing);
 
 /// <summary>The stage 2 as it stands at the end of the timeline (before teardown).</summary>
 public sealed class FinalState
@@ -52,8 +59,38 @@ public sealed class FinalState
 
     public List<LeafRun> Runs { get; } = new();
 
-    public List<(int Id, ulong Ipa, ulong SizeBytes, string Backing)> Memslots { get; } = new();
+    public List<SlotSnapshot> Memslots { get; } = new();
+
+    /// <summary>The VMM's VMAs as the run ended (for the IPA map's edges).</summary>
+    public List<(ulong Start, ulong End, string Name)> Vmas { get; } = new();
 }
+
+/// <summary>
+/// The faults (or memslot ioctls) of one run that share a slot, an outcome, a size and a binding constraint,
+/// with the first one's decision as their representative.
+/// </summary>
+public sealed record DecisionGroup(
+    string Phase,
+    int EventNumber,
+    long FirstAccessIndex,
+    long Count,
+    double EstimatedNsEach,
+    double EstimatedNsTotal,
+    DecisionRecord Representative);
+
+/// <summary>Why the explained decision is the one shown.</summary>
+public enum ExplainPick : byte
+{
+    /// <summary>The first fault on the asked IPA's page (in the asked event, if one was).</summary>
+    FaultOnPage,
+    /// <summary>The first fault that mapped a leaf covering the asked IPA.</summary>
+    LeafCoveringPage,
+    /// <summary>No fault touched or mapped the IPA: a read issued after the last event.</summary>
+    ReadAfterLastEvent,
+}
+
+/// <summary>The decision `explain` picked, with where and why.</summary>
+public sealed record ExplainedDecision(DecisionRecord Record, ExplainPick Pick, string Phase, int EventNumber, long AccessIndex);
 
 /// <summary>One policy's run of a scenario.</summary>
 public sealed class PolicyRun
@@ -70,13 +107,23 @@ public sealed class PolicyRun
 
     public FinalState Final { get; } = new();
 
-    /// <summary>The costliest faults, explained (largest estimated host time first).</summary>
-    public List<CostlyDecision> CostliestDecisions { get; } = new();
+    /// <summary>One representative decision per distinct (slot, outcome, size, binding constraint), costliest first.</summary>
+    public List<DecisionGroup> Decisions { get; } = new();
 
-    /// <summary>The decision asked for with explain (null when the IPA was never faulted on).</summary>
-    public DecisionRecord? Explained { get; set; }
+    /// <summary>The decision asked for with explain.</summary>
+    public ExplainedDecision? Explained { get; set; }
 
-    public string? ExplainedNote { get; set; }
+    /// <summary>Invariant violations found while running (filled by a checking run).</summary>
+    public List<InvariantViolation> Violations { get; } = new();
+
+    /// <summary>Accesses and events the invariant checker looked at (0 when not checking).</summary>
+    public long EventsChecked { get; set; }
+
+    /// <summary>The decision of the fault that caused the first violation, when a fault did.</summary>
+    public DecisionRecord? FirstViolatingFault { get; set; }
+
+    /// <summary>The timeline event (0 = memslot creation) of the first violation.</summary>
+    public int? FirstViolatingEvent { get; set; }
 
     public VmCounters TotalFaults
     {
@@ -84,19 +131,7 @@ public sealed class PolicyRun
         {
             VmCounters sum = default;
             foreach (PhaseResult p in Phases)
-            {
-                VmCounters f = p.Faults;
-                sum.Accesses += f.Accesses;
-                sum.Hits += f.Hits;
-                sum.Mapped += f.Mapped;
-                sum.Relaxed += f.Relaxed;
-                sum.MmioExits += f.MmioExits;
-                sum.Retries += f.Retries;
-                sum.Errors += f.Errors;
-                sum.Injected += f.Injected;
-                sum.DirtyPagesMarked += f.DirtyPagesMarked;
-                sum.NonRamPageTouches += f.NonRamPageTouches;
-            }
+                sum += p.Faults;
             return sum;
         }
     }
@@ -113,13 +148,7 @@ public sealed class PolicyRun
     }
 
     public double TotalEstimatedNs => Phases.Sum(p => p.EstimatedNs);
-
-    /// <summary>Invariant violations found while running (filled by a checking run).</summary>
-    public List<string> Violations { get; } = new();
 }
-
-/// <summary>A fault whose page-table work cost the most, with its explanation.</summary>
-public sealed record CostlyDecision(string Phase, long AccessIndex, double EstimatedNs, DecisionRecord Record);
 
 /// <summary>A scenario under every policy asked for.</summary>
 public sealed class ScenarioResult

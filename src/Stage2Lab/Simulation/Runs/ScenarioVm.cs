@@ -12,7 +12,7 @@ public static class ScenarioVm
     public static KvmVm Create(Scenario s, string policyName)
     {
         HostAddressSpace host = HostBuilder.Build(s);
-        FaultPolicy policy = PolicyCatalog.Get(policyName);
+        FaultPolicy policy = PolicyRegistry.Create(policyName);
         var config = new VmConfig
         {
             Granule = s.Host.PageSize,

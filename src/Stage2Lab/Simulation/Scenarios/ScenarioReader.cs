@@ -215,7 +215,7 @@ public static class ScenarioReader
                 for (int i = 0; i < seq.Children.Count; i++)
                 {
                     string p = YamlNodeReader.Index(f.PathOf("policies"), i);
-                    if (_r.Choice(seq.Children[i], p, PolicyCatalog.AllNames.ToArray()) is { } name)
+                    if (_r.Choice(seq.Children[i], p, PolicyRegistry.Names.ToArray()) is { } name)
                     {
                         vm.Policies.Add(name);
                         _policyNodes[name] = seq.Children[i];
@@ -525,7 +525,7 @@ public static class ScenarioReader
                     _r.Errors.Add(new ScenarioError(_s.SourceFile, slot.Where.Line, slot.Where.Column, slot.Where.Path + ".id", $"slot id {slot.Id} is used twice; later changes belong in the timeline (slot-move, dirty-log)"));
             }
             if (_s.Vm.Policies.Count == 0)
-                _s.Vm.Policies.AddRange(PolicyCatalog.Names);
+                _s.Vm.Policies.AddRange(PolicyRegistry.ComparedNames);
         }
     }
 }

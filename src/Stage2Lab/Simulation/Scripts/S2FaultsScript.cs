@@ -96,8 +96,8 @@ public static class S2FaultsScript
                 case "policy":
                     Header(ref p, keyword);
                     _policy = p.Text(p.Word("policy name"));
-                    if (PolicyCatalog.TryGet(_policy) is null)
-                        throw p.Error($"unknown policy '{_policy}', expected one of {string.Join(", ", PolicyCatalog.Names)}");
+                    if (PolicyRegistry.Find(_policy) is null)
+                        throw p.Error($"unknown policy '{_policy}', expected one of {string.Join(", ", PolicyRegistry.ComparedNames)}");
                     break;
                 case "ram": HostLine(ref p, keyword); Ram(ref p); break;
                 case "vma": HostLine(ref p, keyword); VmaLine(ref p); break;
@@ -158,7 +158,7 @@ public static class S2FaultsScript
                 Features = new CpuFeatures(Fwb: _fwb, Dic: _dic, RangeTlbi: false),
                 MaxSlots = 512,
             };
-            return new KvmVm(config, _host!, PolicyCatalog.Get(PolicyOverride ?? _policy));
+            return new KvmVm(config, _host!, PolicyRegistry.Create(PolicyOverride ?? _policy));
         }
 
         private void Ram(ref LineParser p)

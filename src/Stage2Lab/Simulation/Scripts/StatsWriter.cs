@@ -7,7 +7,7 @@ public static class StatsWriter
 {
     public static void Write(Stage2PageTable pgt, TextWriter output)
     {
-        ref Stage2Counters counters = ref pgt.Counters;
+        ref readonly Stage2Counters counters = ref pgt.Counters;
         for (int i = 0; i < Stage2Counters.Count; i++)
         {
             var counter = (Stage2Counter)i;

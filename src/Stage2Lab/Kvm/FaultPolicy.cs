@@ -1,19 +1,17 @@
 using Stage2Lab.PageTables;
 
-namespace Stage2Lab.Kvm.Policies;
+namespace Stage2Lab.Kvm;
 
 /// <summary>
 /// One kernel version's fault path and memslot hooks: user_mem_abort and kvm_arch_prepare/commit_memory_region
-/// as that version wrote them. Each policy is its own readable unit; what versions share lives in
-/// <see cref="KernelRules"/>, as the kernel shares it.
+/// as that version wrote them. A policy sees only what the kernel function it mirrors sees: the fault through
+/// <see cref="FaultContext"/>, a memslot change through <see cref="MemslotContext"/>. The versions themselves
+/// live in Kvm.Policies, one unit each; what they share lives in KernelRules, as the kernel shares it.
 /// </summary>
 public abstract class FaultPolicy
 {
-    /// <summary>The name users select it by: v5.9, v5.13, seed-v3, v5.14, v6.18, host-pte.</summary>
+    /// <summary>The name users select it by (v5.9, v5.13, seed-v3, v5.14, v6.18, host-pte, ...).</summary>
     public abstract string Name { get; }
-
-    /// <summary>One line: which kernel code this is.</summary>
-    public abstract string Description { get; }
 
     /// <summary>The page-table API semantics the version's fault path was written against.</summary>
     public abstract Stage2ApiRevision PageTableApi { get; }
@@ -32,13 +30,13 @@ public abstract class FaultPolicy
     public abstract FaultResult UserMemAbort(in FaultContext ctx);
 
     /// <summary>kvm_arch_prepare_memory_region.</summary>
-    public abstract KvmResult PrepareMemoryRegion(KvmVm vm, Memslot? old, Memslot slot, MemslotChange change);
+    public abstract KvmResult PrepareMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot slot, MemslotChange change);
 
     /// <summary>kvm_arch_commit_memory_region.</summary>
-    public abstract void CommitMemoryRegion(KvmVm vm, Memslot? old, Memslot? slot, MemslotChange change);
+    public abstract void CommitMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot? slot, MemslotChange change);
 
     /// <summary>kvm_arch_flush_shadow_memslot: a deleted or moved slot's IPA range is unmapped.</summary>
-    public virtual void FlushShadowMemslot(KvmVm vm, Memslot slot) => vm.UnmapStage2Range(slot.Ipa, slot.SizeBytes);
+    public virtual void FlushShadowMemslot(in MemslotContext ctx, Memslot slot) => ctx.Mmu.UnmapRange(slot.Ipa, slot.SizeBytes);
 
     public override string ToString() => Name;
 }

@@ -1,0 +1,28 @@
+using Stage2Lab.Host;
+
+namespace Stage2Lab.Kvm;
+
+/// <summary>What kvm_arch_prepare/commit_memory_region may touch: the stage-2 MMU, the VMM's address space, the VM's settings.</summary>
+public readonly struct MemslotContext
+{
+    public MemslotContext(Stage2Mmu mmu, HostAddressSpace host, VmConfig config, DecisionRecord? explain)
+    {
+        Mmu = mmu;
+        Host = host;
+        Config = config;
+        Explain = explain;
+    }
+
+    public Stage2Mmu Mmu { get; }
+
+    public HostAddressSpace Host { get; }
+
+    public VmConfig Config { get; }
+
+    /// <summary>When set, what the hook mapped is recorded as decision steps.</summary>
+    public DecisionRecord? Explain { get; }
+
+    public ulong PageSize => Config.Granule.PageSize;
+
+    public int PageShift => Config.Granule.PageShift;
+}

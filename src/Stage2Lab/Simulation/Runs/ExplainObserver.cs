@@ -1,0 +1,60 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Kvm;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>
+/// Finds the decision `explain --ipa ADDR [--event N]` asks for: the first fault (in event N, if given) on the
+/// IPA's page, or that mapped a leaf covering it; when there is none, a read issued after the last event.
+/// Needs the player to explain every fault.
+/// </summary>
+public sealed class ExplainObserver : ITimelineObserver
+{
+    private readonly ulong _ipa;
+    private readonly int? _eventNumber;
+    private string _phase = "";
+
+    public ExplainObserver(ulong ipa, int? eventNumber)
+    {
+        _ipa = ipa;
+        _eventNumber = eventNumber;
+    }
+
+    public ExplainedDecision? Explained { get; private set; }
+
+    public bool ObservesAccesses => true;
+
+    public void OnPhaseStart(KvmVm vm, in PhaseInfo phase) => _phase = phase.Name;
+
+    public void OnAccess(KvmVm vm, in AccessRecord access)
+    {
+        if (Explained is not null || !access.Result.IsFault || access.Decision is null)
+            return;
+        if (_eventNumber is { } wanted && wanted != access.EventNumber)
+            return;
+        ulong pageMask = vm.Granule.PageMask;
+        ExplainPick? pick = (access.Ipa & pageMask) == (_ipa & pageMask) ? ExplainPick.FaultOnPage
+            : Covers(access.Result, _ipa & pageMask) ? ExplainPick.LeafCoveringPage
+            : null;
+        if (pick is { } p)
+            Explained = new ExplainedDecision(access.Decision, p, _phase, access.EventNumber, access.AccessIndex);
+    }
+
+    /// <summary>No fault touched or mapped the IPA: explain what a read there does now (after the last event).</summary>
+    public void OnFinish(KvmVm vm, int lastEventNumber)
+    {
+        if (Explained is not null)
+            return;
+        var record = new DecisionRecord();
+        vm.Access(_ipa, AccessKind.Read, record);
+        Explained = new ExplainedDecision(record, ExplainPick.ReadAfterLastEvent, "after the last event", lastEventNumber, -1);
+    }
+
+    private static bool Covers(in FaultResult result, ulong page)
+    {
+        if (result.Outcome != FaultOutcome.Mapped || result.PgtableErrno != 0)
+            return false;
+        ulong leafStart = result.Ipa & ~(result.SizeBytes - 1);
+        return page >= leafStart && page - leafStart < result.SizeBytes;
+    }
+}

@@ -1,0 +1,112 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Metrics;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>
+/// Measures a played timeline phase by phase (fault counts, page-table events, table memory, refusals, estimated
+/// host time) and snapshots the final stage 2: the observer behind run and compare. It costs nothing per access:
+/// a phase's counts are the difference of the VM's counters across it.
+/// </summary>
+public sealed class MetricsRecorder : ITimelineObserver
+{
+    private VmCounters _faultsBefore;
+    private Stage2Counters _eventsBefore;
+    private PhaseResult? _phase;
+
+    public MetricsRecorder(PolicyRun run) => Run = run;
+
+    public PolicyRun Run { get; }
+
+    public void OnPhaseStart(KvmVm vm, in PhaseInfo phase)
+    {
+        _phase = new PhaseResult { Name = phase.Name, Kind = phase.Kind, EventNumber = phase.EventNumber };
+        _faultsBefore = vm.Counters;
+        _eventsBefore = vm.Stage2.Counters;
+    }
+
+    public void OnEvent(KvmVm vm, in EventRecord ev)
+    {
+        if (_phase is null)
+            return;
+        if (ev.Outcome.Refusal is { } refusal)
+            _phase.Refusals.Add(refusal);
+        _phase.DirtyPagesHarvested += ev.Outcome.DirtyPagesHarvested;
+    }
+
+    public void OnPhaseEnd(KvmVm vm, in PhaseInfo phase)
+    {
+        PhaseResult p = _phase!;
+        p.Faults = vm.Counters - _faultsBefore;
+        p.Events = vm.Stage2.Counters - _eventsBefore;
+        p.Accesses = (ulong)p.Faults.Accesses;
+        for (int level = 0; level < 4; level++)
+            p.TablePages[level] = vm.Stage2.LiveTablePages(level);
+        p.TableBytes = vm.Stage2.TableBytes;
+        p.EstimatedNs = Run.Profile.EstimateNs(p.Faults, p.Events);
+        Run.Phases.Add(p);
+        _phase = null;
+    }
+
+    /// <summary>The final stage 2: leaves by level, runs for the IPA map, tables, dirty pages, slots, VMAs.</summary>
+    public void OnFinish(KvmVm vm, int lastEventNumber)
+    {
+        FinalState final = Run.Final;
+        var sink = new RunBuilder(final, vm.Features.Fwb);
+        vm.Stage2.VisitLeaves(ref sink);
+        sink.Flush();
+        for (int level = 0; level < 4; level++)
+            final.TablePages[level] = vm.Stage2.LiveTablePages(level);
+        final.TableBytes = vm.Stage2.TableBytes;
+        foreach (Memslot slot in vm.Memslots.InIpaOrder)
+        {
+            final.DirtyPages += slot.DirtyBitmap?.CountSet() ?? 0;
+            Vma? vma = vm.Host.FindVma(slot.UserspaceAddr);
+            final.Memslots.Add(new SlotSnapshot(slot.Id, slot.Ipa, slot.SizeBytes, slot.UserspaceAddr, vma?.Name ?? vma?.ToString() ?? "(no VMA)"));
+        }
+        foreach (Vma vma in vm.Host.Vmas)
+            final.Vmas.Add((vma.Start, vma.End, vma.Name ?? ""));
+    }
+
+    /// <summary>Merges consecutive leaves of one level and memory type into runs.</summary>
+    private struct RunBuilder : ILeafSink
+    {
+        private readonly FinalState _final;
+        private readonly uint _deviceAttr;
+        private LeafRun _current;
+        private bool _open;
+
+        public RunBuilder(FinalState final, bool fwb)
+        {
+            _final = final;
+            _deviceAttr = MemAttr.Encode(MemoryType.DeviceNGnRE, fwb);
+            _current = default;
+            _open = false;
+        }
+
+        public void OnLeaf(in LeafEntry leaf)
+        {
+            _final.Leaves[leaf.Level]++;
+            _final.MappedBytes[leaf.Level] += leaf.SizeBytes;
+            bool device = leaf.Descriptor.MemAttrField == _deviceAttr;
+            if (_open && _current.EndIpa == leaf.Ipa && _current.Level == leaf.Level && _current.Device == device)
+            {
+                _current = _current with { EndIpa = leaf.Ipa + leaf.SizeBytes, Leaves = _current.Leaves + 1 };
+                return;
+            }
+            Flush();
+            _current = new LeafRun(leaf.Ipa, leaf.Ipa + leaf.SizeBytes, leaf.Level, leaf.SizeBytes, device, 1);
+            _open = true;
+        }
+
+        public void Flush()
+        {
+            if (_open)
+                _final.Runs.Add(_current);
+            _open = false;
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>How <see cref="TimelinePlayer"/> plays: what it records beyond the state itself.</summary>
+public sealed class PlayerOptions
+{
+    /// <summary>Give every fault (not hits) its own decision record, in <see cref="AccessRecord.Decision"/>; and
+    /// every memslot ioctl too, in <see cref="EventRecord.Decision"/>.</summary>
+    public bool ExplainFaults { get; init; }
+
+    /// <summary>Keep each fault's page-table events (<see cref="KvmVm.LastFaultEvents"/>) for cost estimates.</summary>
+    public bool RecordFaultEvents { get; init; }
+
+    /// <summary>Called with (accesses done, accesses in the whole timeline) every <see cref="ProgressInterval"/> accesses.</summary>
+    public Action<long, long>? Progress { get; init; }
+
+    public int ProgressInterval { get; init; } = 1 << 16;
+
+    /// <summary>Observers may stop the playing through this (it is checked after every access and event).</summary>
+    public PlaybackControl? Control { get; init; }
+}
+
+/// <summary>
+/// Plays a scenario under one policy — the one place a timeline is played, for run, compare, check, fuzz and
+/// explain: builds the host and VM, creates the memslots (phase 0), plays each timeline event as a phase, tells
+/// the observers about every phase, access and event, and tears the VM down (at an explicit teardown event, or
+/// after the last event). Deterministic: the same scenario and seeds give the same calls in the same order.
+/// </summary>
+public sealed class TimelinePlayer
+{
+    public const string CreationPhaseName = "slot creation";
+
+    private readonly Scenario _s;
+    private readonly PlayerOptions _options;
+    private readonly List<ulong> _gfnScratch = new();
+    private ITimelineObserver[] _all = [];
+    private ITimelineObserver[] _accessObservers = [];
+    private long _accessIndex;
+    private long _totalAccesses;
+    private long _progressNext;
+
+    public TimelinePlayer(Scenario scenario, string policy, PlayerOptions? options = null)
+    {
+        _s = scenario;
+        _options = options ?? new PlayerOptions();
+        Vm = ScenarioVm.Create(scenario, policy);
+        Vm.ExplainEveryFault = _options.ExplainFaults;
+        Vm.RecordFaultEvents = _options.RecordFaultEvents;
+    }
+
+    public KvmVm Vm { get; }
+
+    /// <summary>Whether an observer stopped the playing before the end.</summary>
+    public bool Stopped => _options.Control?.StopRequested == true;
+
+    /// <summary>Total accesses the scenario's events make (the progress denominator).</summary>
+    public static long CountAccesses(Scenario scenario)
+    {
+        long total = 0;
+        foreach (TimelineEvent ev in scenario.Timeline)
+        {
+            if (ev is WorkloadEvent w)
+                total += (long)new AccessGenerator(w, scenario.Host.PageSize).Total;
+            else if (ev is AccessEvent)
+                total++;
+        }
+        return total;
+    }
+
+    /// <summary>Plays the whole timeline once; may be called once per player.</summary>
+    public void Play(IReadOnlyList<ITimelineObserver> observers)
+    {
+        _all = [.. observers];
+        _accessObservers = [.. observers.Where(o => o.ObservesAccesses)];
+        if (_options.Progress is not null)
+            _totalAccesses = CountAccesses(_s);
+
+        Phase(new PhaseInfo(CreationPhaseName, "memslots", 0, null), () =>
+        {
+            foreach (MemslotSpec slot in _s.Memslots)
+            {
+                var ev = new SlotCreateEvent { Slot = slot, Name = CreationPhaseName, Where = slot.Where };
+                ApplyEvent(ev, 0);
+            }
+        });
+
+        int last = 0;
+        bool tornDown = false;
+        for (int i = 0; i < _s.Timeline.Count && !Stopped; i++)
+        {
+            TimelineEvent ev = _s.Timeline[i];
+            int eventNumber = i + 1;
+            if (ev is TeardownEvent)
+            {
+                Finish(last);
+                tornDown = true;
+            }
+            Phase(new PhaseInfo(ev.Name, ev.Kind, eventNumber, ev), () => Execute(ev, eventNumber));
+            last = eventNumber;
+            if (tornDown)
+                return;
+        }
+        Finish(last);
+        if (!Stopped)
+            Phase(new PhaseInfo("teardown", "teardown", _s.Timeline.Count + 1, null), () => Vm.Teardown());
+    }
+
+    private void Finish(int lastEventNumber)
+    {
+        foreach (ITimelineObserver o in _all)
+            o.OnFinish(Vm, lastEventNumber);
+    }
+
+    private void Phase(in PhaseInfo phase, Action body)
+    {
+        foreach (ITimelineObserver o in _all)
+            o.OnPhaseStart(Vm, phase);
+        body();
+        foreach (ITimelineObserver o in _all)
+            o.OnPhaseEnd(Vm, phase);
+    }
+
+    private void Execute(TimelineEvent ev, int eventNumber)
+    {
+        switch (ev)
+        {
+            case WorkloadEvent w:
+                PlayWorkload(w, eventNumber);
+                break;
+            case AccessEvent a:
+                PlayAccess(a.Ipa, a.Access, eventNumber);
+                break;
+            default:
+                ApplyEvent(ev, eventNumber);
+                break;
+        }
+    }
+
+    private void ApplyEvent(TimelineEvent ev, int eventNumber)
+    {
+        DecisionRecord? explain = _options.ExplainFaults && ev is SlotCreateEvent or SlotMoveEvent ? new DecisionRecord() : null;
+        EventOutcome outcome = EventApplier.Apply(Vm, ev, _gfnScratch, explain);
+        var record = new EventRecord(ev, eventNumber, outcome, explain);
+        foreach (ITimelineObserver o in _all)
+            o.OnEvent(Vm, record);
+    }
+
+    private void PlayWorkload(WorkloadEvent w, int eventNumber)
+    {
+        var gen = new AccessGenerator(w, _s.Host.PageSize);
+        while (gen.Next(out ulong ipa, out AccessKind kind))
+        {
+            PlayAccess(ipa, kind, eventNumber);
+            if (Stopped)
+                return;
+        }
+    }
+
+    private void PlayAccess(ulong ipa, AccessKind kind, int eventNumber)
+    {
+        long index = _accessIndex++;
+        FaultResult result = Vm.Access(ipa, kind);
+        if (_accessObservers.Length != 0)
+        {
+            var record = new AccessRecord(ipa, kind, result, eventNumber, index, Vm.LastDecision);
+            foreach (ITimelineObserver o in _accessObservers)
+                o.OnAccess(Vm, record);
+        }
+        if (_options.Progress is { } progress && index >= _progressNext)
+        {
+            progress(index, _totalAccesses);
+            _progressNext = index + _options.ProgressInterval;
+        }
+    }
+}
