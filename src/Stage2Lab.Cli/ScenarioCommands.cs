@@ -14,7 +14,7 @@ internal static class ScenarioCommands
     public static Command Run(TextWriter stdout, TextWriter stderr)
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON, see docs/scenario-format.md)." };
-        var policy = new Option<string?>("--policy") { Description = $"The kernel policy: {string.Join(", ", PolicyRegistry.Names)}. Default: the newest policy the scenario lists." };
+        var policy = PolicyOptions.Single("The policy (kernel version of the fault path). Default: the newest kernel the scenario lists.");
         var output = new OutputOptions();
         var check = CheckOption();
         var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase. " + ExitCodes.HelpText)
@@ -28,7 +28,6 @@ internal static class ScenarioCommands
         {
             Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
             string name = parse.GetValue(policy) ?? DefaultPolicy(s);
-            CheckPolicy(name);
             ScenarioResult result = Execute(s, [name], stderr, new RunOptions { Check = parse.GetValue(check) });
             output.Emit(parse, result, [RunTables.Phases(result.Runs[0])], DecisionTables.Render(result.Runs[0]), stdout);
             return Outcome(result);
@@ -39,7 +38,7 @@ internal static class ScenarioCommands
     public static Command Compare(TextWriter stdout, TextWriter stderr)
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON)." };
-        var policies = new Option<string[]>("--policies") { Description = "Policies to compare, in order (the first is the baseline of the ratios). Default: the scenario's list.", AllowMultipleArgumentsPerToken = true };
+        var policies = PolicyOptions.Many("Policies to compare, in order (the first is the baseline of the ratios). Default: the scenario's list.");
         var output = new OutputOptions();
         var check = CheckOption();
         var command = new Command("compare", "Run a scenario under every policy and show them side by side, with ratios against the first. " + ExitCodes.HelpText)
@@ -53,8 +52,6 @@ internal static class ScenarioCommands
         {
             Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
             string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
-            foreach (string n in names)
-                CheckPolicy(n);
             ScenarioResult result = Execute(s, names, stderr, new RunOptions { Check = parse.GetValue(check), CaptureDecisions = false });
             output.Emit(parse, result, [RunTables.Compare(result)], "", stdout);
             return Outcome(result);
@@ -66,7 +63,7 @@ internal static class ScenarioCommands
     {
         var file = new Argument<string>("file") { Description = "A scenario file, or an .s2faults script (with --line)." };
         var ipa = new Option<string?>("--ipa") { Description = "Scenario: the IPA whose fault to explain (hex, or with K/M/G suffix)." };
-        var policy = new Option<string?>("--policy") { Description = "The kernel policy (default: the scenario's newest; for a script, its policy header)." };
+        var policy = PolicyOptions.Single("The policy (default: the newest kernel the scenario lists; for a script, its policy header).");
         var ev = new Option<int?>("--event") { Description = "Scenario: only a fault during this timeline event (1-based)." };
         var line = new Option<int?>("--line") { Description = ".s2faults script: the line of the access to explain." };
         var output = new OutputOptions();
@@ -90,7 +87,6 @@ internal static class ScenarioCommands
                 throw new UsageException($"--ipa '{ipaText}' is not an address; expected hex like 0x8000_0000 or a size like 2G");
             Scenario s = ScenarioReader.Load(path);
             string name = parse.GetValue(policy) ?? DefaultPolicy(s);
-            CheckPolicy(name);
             int? eventNumber = parse.GetValue(ev);
             if (eventNumber is { } n && (n < 1 || n > s.Timeline.Count))
                 throw new UsageException($"--event {n} is out of range; the timeline has events 1..{s.Timeline.Count}");
@@ -116,8 +112,6 @@ internal static class ScenarioCommands
     {
         if (line is null)
             throw new UsageException("explain of an .s2faults script needs --line N (the line of an access)");
-        if (policy is not null)
-            CheckPolicy(policy);
         Kvm.DecisionRecord? record = null;
         using ScriptSource source = ScriptSource.OpenFile(path);
         S2FaultsScript.Run(source, TextWriter.Null, stats: false, explainLine: n => n == line ? record = new Kvm.DecisionRecord() : null, policyOverride: policy);
@@ -161,12 +155,6 @@ internal static class ScenarioCommands
     private static string DefaultPolicy(Scenario s) =>
         s.Vm.Policies.Where(p => PolicyRegistry.Find(p)?.Kind == PolicyKind.Kernel).OrderBy(PolicyRegistry.OrderOf).LastOrDefault()
         ?? PolicyRegistry.NewestKernel.Name;
-
-    private static void CheckPolicy(string name)
-    {
-        if (PolicyRegistry.Find(name) is null)
-            throw new UsageException($"unknown policy '{name}'; expected one of {string.Join(", ", PolicyRegistry.Names)}");
-    }
 
     /// <summary>Runs a command body, turning input errors into messages and exit code 2.</summary>
     internal static int Guard(TextWriter stderr, Func<int> body)

@@ -1,6 +1,7 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Runs;
 
 namespace Stage2Lab.Reports;

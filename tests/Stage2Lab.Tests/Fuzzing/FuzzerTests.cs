@@ -75,7 +75,7 @@ public class FuzzerTests
         FuzzReport report = Fuzz("v5.14", FuzzLayout.Any, 20_000, InvariantKind.PaMatchesHost);
         string yaml = ScenarioWriter.Write(report.Finding!.Reproducer, ["a test reproducer"]);
         Scenario again = ScenarioReader.Parse(yaml, "repro.yaml");
-        Stage2Lab.Simulation.Runs.PolicyRun check = ScenarioCheck.Run(again, "v5.14");
+        Stage2Lab.Simulation.Runs.PolicyRun check = Stage2Lab.Simulation.Runs.ScenarioCheck.Run(again, "v5.14");
         Assert.Contains(check.Violations, v => v.Kind == InvariantKind.PaMatchesHost);
         Assert.NotNull(check.FirstViolatingFault);
     }

@@ -28,7 +28,7 @@ public partial class RegressionTests
         Scenario s = ScenarioReader.Load(path);
         var expected = Enum.Parse<InvariantKind>(ViolationLine().Match(File.ReadAllText(path)).Groups[1].Value);
         string policy = Assert.Single(s.Vm.Policies);
-        Stage2Lab.Simulation.Runs.PolicyRun check = ScenarioCheck.Run(s, policy);
+        Stage2Lab.Simulation.Runs.PolicyRun check = Stage2Lab.Simulation.Runs.ScenarioCheck.Run(s, policy);
         Assert.Contains(check.Violations, v => v.Kind == expected);
         Assert.True(s.Timeline.Count <= 3, "reproducers are shrunk to a few events");
     }

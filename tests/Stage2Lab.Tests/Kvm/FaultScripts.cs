@@ -13,8 +13,8 @@ namespace Stage2Lab.Tests.Kvm;
 /// </summary>
 internal static class FaultScripts
 {
-    /// <summary>The policies, oldest kernel first (as PolicyCatalog lists them).</summary>
-    public static readonly string[] AllPolicies = ["v5.9", "v5.13", "seed-v3", "v5.14", "v6.18", "host-pte"];
+    /// <summary>The policies, oldest kernel first (kernels and proposals, from the registry: a new policy joins every theory).</summary>
+    public static readonly string[] AllPolicies = [.. PolicyRegistry.ComparedNames];
 
     /// <summary>Runs <paramref name="text"/> (with every "POLICY" replaced) and returns the output lines.</summary>
     public static string[] Run(string text, string? policy = null) => Run(text, policy, out _);

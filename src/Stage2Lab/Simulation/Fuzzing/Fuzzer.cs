@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CsCheck;
 using Stage2Lab.Kvm;
 using Stage2Lab.Simulation.Invariants;
+using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
 

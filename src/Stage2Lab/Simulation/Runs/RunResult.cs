@@ -1,3 +1,4 @@
+using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;

@@ -1,7 +1,7 @@
-using Stage2Lab.Simulation.Runs;
+using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Scenarios;
 
-namespace Stage2Lab.Simulation.Invariants;
+namespace Stage2Lab.Simulation.Runs;
 
 /// <summary>`s2lab check`: a scenario under a policy with the invariant checker after every access and event.</summary>
 public static class ScenarioCheck

@@ -4,7 +4,7 @@ using Stage2Lab.Kvm;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Scenarios;
 
-namespace Stage2Lab.Simulation.Runs;
+namespace Stage2Lab.Simulation.Playback;
 
 /// <summary>Builds the VM a scenario describes (host, VMAs, the VM with its policy), before any memslot.</summary>
 public static class ScenarioVm

@@ -2,7 +2,7 @@ using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.Simulation.Scenarios;
 
-namespace Stage2Lab.Simulation.Runs;
+namespace Stage2Lab.Simulation.Playback;
 
 /// <summary>A phase of a played timeline: memslot creation (event 0), one timeline event, or the implicit teardown.</summary>
 public readonly record struct PhaseInfo(string Name, string Kind, int EventNumber, TimelineEvent? Event);

@@ -3,7 +3,7 @@ using Stage2Lab.Kvm;
 using Stage2Lab.Simulation.Scenarios;
 using Stage2Lab.Simulation.Workloads;
 
-namespace Stage2Lab.Simulation.Runs;
+namespace Stage2Lab.Simulation.Playback;
 
 /// <summary>How <see cref="TimelinePlayer"/> plays: what it records beyond the state itself.</summary>
 public sealed class PlayerOptions

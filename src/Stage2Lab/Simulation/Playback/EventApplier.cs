@@ -3,7 +3,7 @@ using Stage2Lab.Host;
 using Stage2Lab.Kvm;
 using Stage2Lab.Simulation.Scenarios;
 
-namespace Stage2Lab.Simulation.Runs;
+namespace Stage2Lab.Simulation.Playback;
 
 /// <summary>Why KVM or the host refused an event: the errno and, as data, the kernel's reason (or the host's).</summary>
 public readonly record struct EventRefusal(int Errno, KvmRefusal? Kvm, string? HostReason);
