@@ -80,10 +80,10 @@ internal static class ScenarioCommands
         {
             string path = parse.GetValue(file)!;
             if (path.EndsWith(".s2faults", StringComparison.OrdinalIgnoreCase))
-                return ExplainScriptLine(path, parse.GetValue(line), parse.GetValue(policy), stdout, stderr);
+                return ExplainScriptLine(path, parse.GetValue(line), parse.GetValue(policy), stdout);
             if (parse.GetValue(ipa) is not { } ipaText)
                 throw new UsageException("explain needs --ipa ADDR for a scenario (or --line N for an .s2faults script)");
-            if (!ScriptNumber.TryParse(ipaText.Replace("_", ""), out ulong ipaValue))
+            if (!Stage2Lab.Arch.NumberText.TryParse(ipaText.Replace("_", ""), out ulong ipaValue))
                 throw new UsageException($"--ipa '{ipaText}' is not an address; expected hex like 0x8000_0000 or a size like 2G");
             Scenario s = ScenarioReader.Load(path);
             string name = parse.GetValue(policy) ?? DefaultPolicy(s);
@@ -108,7 +108,7 @@ internal static class ScenarioCommands
         return command;
     }
 
-    private static int ExplainScriptLine(string path, int? line, string? policy, TextWriter stdout, TextWriter stderr)
+    private static int ExplainScriptLine(string path, int? line, string? policy, TextWriter stdout)
     {
         if (line is null)
             throw new UsageException("explain of an .s2faults script needs --line N (the line of an access)");

@@ -10,13 +10,6 @@ public enum AccessKind : byte
 
 public static class AccessKindExtensions
 {
-    public static char Letter(this AccessKind kind) => kind switch
-    {
-        AccessKind.Read => 'r',
-        AccessKind.Write => 'w',
-        _ => 'x',
-    };
-
     public static bool TryParse(ReadOnlySpan<char> text, out AccessKind kind)
     {
         kind = AccessKind.Read;

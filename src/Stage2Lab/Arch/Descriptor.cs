@@ -58,8 +58,6 @@ public readonly struct Descriptor : IEquatable<Descriptor>
     /// <summary>stage2_pte_executable: valid with XN clear (bit 54 and 53 both zero).</summary>
     public bool Executable => IsValid && (Raw & XnMask) == 0;
 
-    public uint SoftwareBits => (uint)((Raw & SoftwareMask) >> 55);
-
     /// <summary>kvm_pgtable_stage2_pte_prot: R/W/X of a leaf (memory type is not part of it).</summary>
     public Prot LeafProt
     {

@@ -46,17 +46,6 @@ public readonly struct Granule : IEquatable<Granule>
     /// <summary>kvm_level_supports_block_mapping (kvm_pgtable.h): a leaf may stand at this level.</summary>
     public bool LevelSupportsLeaf(int level) => level >= MinBlockLevel && level <= LastLevel;
 
-    /// <summary>The level whose entries span exactly <paramref name="sizeBytes"/>, or -1.</summary>
-    public int LevelOfSize(ulong sizeBytes)
-    {
-        for (int level = 0; level <= LastLevel; level++)
-        {
-            if (LevelSize(level) == sizeBytes)
-                return level;
-        }
-        return -1;
-    }
-
     /// <summary>The index of <paramref name="addr"/> in a table at <paramref name="level"/> (kvm_pgtable_idx).</summary>
     public int IndexAt(ulong addr, int level) => (int)((addr >> LevelShift(level)) & (ulong)(EntriesPerTable - 1));
 
@@ -73,14 +62,6 @@ public readonly struct Granule : IEquatable<Granule>
             default: granule = Size4K; return false;
         }
     }
-
-    public static Granule FromPageShift(int pageShift) => pageShift switch
-    {
-        12 => Size4K,
-        14 => Size16K,
-        16 => Size64K,
-        _ => throw new ArgumentOutOfRangeException(nameof(pageShift), pageShift, "PAGE_SHIFT must be 12, 14 or 16"),
-    };
 
     public bool Equals(Granule other) => PageShift == other.PageShift;
 

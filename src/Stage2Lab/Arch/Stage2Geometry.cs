@@ -49,5 +49,4 @@ public readonly record struct Stage2Geometry
         return shift >= 64 ? 0 : (int)((ipa & (IpaLimit - 1)) >> shift);
     }
 
-    public static bool IsValidIpaBits(int ipaBits) => ipaBits >= MinIpaBits && ipaBits <= MaxIpaBits;
 }

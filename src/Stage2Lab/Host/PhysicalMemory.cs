@@ -1,3 +1,4 @@
+using Stage2Lab.Arch;
 namespace Stage2Lab.Host;
 
 /// <summary>A named range of host physical address space.</summary>
@@ -76,23 +77,4 @@ public sealed class PhysicalMemory
         return i >= 0 && pa < _ramEnds[i];
     }
 
-    /// <summary>Whether all of [pa, pa+size) is RAM (one RAM range covers it).</summary>
-    public bool IsRamRange(ulong pa, ulong sizeBytes)
-    {
-        int i = Array.BinarySearch(_ramStarts, pa);
-        if (i < 0)
-            i = ~i - 1;
-        return i >= 0 && pa + sizeBytes <= _ramEnds[i] && pa >= _ramStarts[i];
-    }
-
-    /// <summary>The device region holding pa, if it is named.</summary>
-    public PhysicalRange? DeviceAt(ulong pa)
-    {
-        foreach (PhysicalRange d in _devices)
-        {
-            if (d.Contains(pa))
-                return d;
-        }
-        return null;
-    }
 }

@@ -58,8 +58,6 @@ public sealed class Memslot
 
     public bool ContainsIpa(ulong ipa) => ipa >= Ipa && ipa - Ipa < SizeBytes;
 
-    public bool ContainsHva(ulong hva) => hva >= UserspaceAddr && hva - UserspaceAddr < SizeBytes;
-
     /// <summary>__gfn_to_hva_memslot.</summary>
     public ulong HvaOf(ulong ipa) => UserspaceAddr + (ipa - Ipa);
 

@@ -1,3 +1,4 @@
+using Stage2Lab.Arch;
 namespace Stage2Lab.Kvm;
 
 /// <summary>
@@ -24,7 +25,7 @@ public sealed class MemslotTable
     /// <summary>gfn_to_memslot: the slot holding ipa, or null.</summary>
     public Memslot? Find(ulong ipa)
     {
-        int i = Host.SortedStarts.LastAtOrBelow(_starts, ipa);
+        int i = SortedStarts.LastAtOrBelow(_starts, ipa);
         if (i < 0)
             return null;
         Memslot slot = _sorted[i];

@@ -30,13 +30,6 @@ public sealed class MemoryCache
         return true;
     }
 
-    /// <summary>Puts back a page the walk took but did not use.</summary>
-    public void Return()
-    {
-        if (Objects != long.MaxValue)
-            Objects++;
-    }
-
     /// <summary>__kvm_mmu_topup_memory_cache: fills the cache to its capacity when it holds fewer than <paramref name="min"/>.</summary>
     public void TopUp(long min)
     {

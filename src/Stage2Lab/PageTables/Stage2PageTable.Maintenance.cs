@@ -23,17 +23,23 @@ public sealed partial class Stage2PageTable
             _ => Stage2Counter.TlbiIpas2e1isNoHint,
         });
         _counters.Add(Stage2Counter.TlbiVmalle1is);
+        TlbListener?.OnInvalidateIpa(ipa, level);
     }
 
     /// <summary>__kvm_tlb_flush_vmid_ipa_nsh: the local (non-shareable) variant used after relax_perms.</summary>
-    internal void FlushVmidIpaLocal()
+    internal void FlushVmidIpaLocal(ulong ipa, int level)
     {
         _counters.Add(Stage2Counter.TlbiIpas2e1);
         _counters.Add(Stage2Counter.TlbiVmalle1);
+        TlbListener?.OnInvalidateIpa(ipa, level);
     }
 
     /// <summary>__kvm_tlb_flush_vmid: TLBI VMALLS12E1IS, every stage-1 and stage-2 entry of the VMID.</summary>
-    internal void FlushVmid() => _counters.Add(Stage2Counter.TlbiVmalls12e1is);
+    internal void FlushVmid()
+    {
+        _counters.Add(Stage2Counter.TlbiVmalls12e1is);
+        TlbListener?.OnInvalidateVmid();
+    }
 
     /// <summary>
     /// kvm_tlb_flush_vmid_range (v6.19 pgtable.c): without FEAT_TLBIRANGE the whole VMID; with it, chunks of
@@ -55,6 +61,7 @@ public sealed partial class Stage2PageTable
             _counters.Add(Stage2Counter.TlbiVmalle1is);
             pages -= chunk;
         }
+        TlbListener?.OnInvalidateRange(ipa, sizeBytes);
     }
 
     private void CountRangeOps(ulong pages)

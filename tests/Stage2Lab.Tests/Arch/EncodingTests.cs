@@ -82,7 +82,7 @@ public class EncodingTests
     [InlineData("123", 123UL)]
     public void Numbers_accept_hex_decimal_and_suffixes(string text, ulong expected)
     {
-        Assert.True(Stage2Lab.Simulation.Scripts.ScriptNumber.TryParse(text, out ulong value));
+        Assert.True(Stage2Lab.Arch.NumberText.TryParse(text, out ulong value));
         Assert.Equal(expected, value);
     }
 
@@ -95,6 +95,6 @@ public class EncodingTests
     [InlineData("0x10000000000000T")]
     public void Bad_numbers_are_refused(string text)
     {
-        Assert.False(Stage2Lab.Simulation.Scripts.ScriptNumber.TryParse(text, out _));
+        Assert.False(Stage2Lab.Arch.NumberText.TryParse(text, out _));
     }
 }

@@ -1,3 +1,4 @@
+using Stage2Lab.Arch;
 using Stage2Lab.Host;
 
 namespace Stage2Lab.Tests.Host;

@@ -80,4 +80,4 @@ public class GoldenInvariantTests
         Assert.Equal(b.Select(v => (v.Kind, v.EventIndex, v.Ipa)), a.Select(v => (v.Kind, v.EventIndex, v.Ipa)));
     }
 
-    }
+}

@@ -95,51 +95,51 @@ public static class FuzzCaseBuilder
                     spec.UncachedOk = (v.Flags & 4) != 0;
                     break;
                 case 4:
-                {
-                    // Any: a PFNMAP VMA the host remapped in pieces, or whose vm_pgoff is a vfio file offset.
-                    spec.Kind = VmaKind.PfnMap;
-                    ulong basePa = devPa + (spec.Start % pud);
-                    spec.PgOff = basePa >> granule.PageShift;
-                    spec.HostPmd = (v.Flags & 2) != 0;
-                    if ((v.Flags & 8) != 0)
                     {
-                        spec.VfioRegionIndex = 1;
-                        spec.PgOff = null;
-                        spec.Device = "bar";
-                        spec.DeviceOffset = basePa - DeviceBase + page * (v.Extra % 5);
+                        // Any: a PFNMAP VMA the host remapped in pieces, or whose vm_pgoff is a vfio file offset.
+                        spec.Kind = VmaKind.PfnMap;
+                        ulong basePa = devPa + (spec.Start % pud);
+                        spec.PgOff = basePa >> granule.PageShift;
+                        spec.HostPmd = (v.Flags & 2) != 0;
+                        if ((v.Flags & 8) != 0)
+                        {
+                            spec.VfioRegionIndex = 1;
+                            spec.PgOff = null;
+                            spec.Device = "bar";
+                            spec.DeviceOffset = basePa - DeviceBase + page * (v.Extra % 5);
+                        }
+                        else
+                        {
+                            ulong pieceOffset = (v.Extra % (uint)Math.Max(1, size / page)) * page;
+                            ulong pieceSize = Math.Min(page * (1 + v.Flags % 3), size - pieceOffset);
+                            spec.Pieces.Add(new RemapPiece(spec.Start + pieceOffset, pieceSize, devPa + (16UL << 30) + page * (v.Extra % 64)));
+                        }
+                        break;
                     }
-                    else
-                    {
-                        ulong pieceOffset = (v.Extra % (uint)Math.Max(1, size / page)) * page;
-                        ulong pieceSize = Math.Min(page * (1 + v.Flags % 3), size - pieceOffset);
-                        spec.Pieces.Add(new RemapPiece(spec.Start + pieceOffset, pieceSize, devPa + (16UL << 30) + page * (v.Extra % 64)));
-                    }
-                    break;
-                }
                 default:
-                {
-                    // Any: device memory that is not VM_PFNMAP when KVM looks at the VMA.
-                    switch (v.Flags % 3)
                     {
-                        case 0:
-                            spec.Kind = VmaKind.PfnMap;
-                            spec.FaultTimeRemap = true;
-                            spec.PgOff = (devPa + (spec.Start % pud)) >> granule.PageShift;
-                            break;
-                        case 1:
-                            spec.Kind = VmaKind.Anonymous;
-                            spec.MixedMap = true;
-                            spec.Thp = true;
-                            spec.Pa = devPa + ((spec.Start % pmd) & ~(page - 1));
-                            break;
-                        default:
-                            spec.Kind = VmaKind.Anonymous;
-                            spec.Thp = true;
-                            spec.Pa = devPa + ((spec.Start % pmd) & ~(page - 1));
-                            break;
+                        // Any: device memory that is not VM_PFNMAP when KVM looks at the VMA.
+                        switch (v.Flags % 3)
+                        {
+                            case 0:
+                                spec.Kind = VmaKind.PfnMap;
+                                spec.FaultTimeRemap = true;
+                                spec.PgOff = (devPa + (spec.Start % pud)) >> granule.PageShift;
+                                break;
+                            case 1:
+                                spec.Kind = VmaKind.Anonymous;
+                                spec.MixedMap = true;
+                                spec.Thp = true;
+                                spec.Pa = devPa + ((spec.Start % pmd) & ~(page - 1));
+                                break;
+                            default:
+                                spec.Kind = VmaKind.Anonymous;
+                                spec.Thp = true;
+                                spec.Pa = devPa + ((spec.Start % pmd) & ~(page - 1));
+                                break;
+                        }
+                        break;
                     }
-                    break;
-                }
             }
             s.Mappings.Add(spec);
 

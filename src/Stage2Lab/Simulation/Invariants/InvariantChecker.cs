@@ -64,22 +64,6 @@ public sealed partial class InvariantChecker
         return End();
     }
 
-    /// <summary>The leaf invariants only, over every leaf overlapping [ipa, ipa+size).</summary>
-    public int CheckLeaves(KvmVm vm, ulong ipa, ulong sizeBytes, List<InvariantViolation> into, int eventIndex = -1, DecisionRecord? decision = null)
-    {
-        Begin(vm, into, eventIndex, decision);
-        ScanClipped(ipa, sizeBytes, leaves: true, refcounts: false);
-        return End();
-    }
-
-    /// <summary>Refcounts (and liveness and level) of every table page on the walk of [ipa, ipa+size).</summary>
-    public int CheckTableRefcounts(KvmVm vm, ulong ipa, ulong sizeBytes, List<InvariantViolation> into, int eventIndex = -1)
-    {
-        Begin(vm, into, eventIndex, null);
-        ScanClipped(ipa, sizeBytes, leaves: false, refcounts: true);
-        return End();
-    }
-
     /// <summary>
     /// Reachability, whole table: every table descriptor leads to a live page of the next level, no page is
     /// reached twice, and every live pool page is reached. Scans only the tables above the last level
@@ -128,22 +112,22 @@ public sealed partial class InvariantChecker
         switch (result.Outcome)
         {
             case FaultOutcome.Mapped:
-            {
-                ulong start = result.Ipa & vm.Granule.PageMask;
-                ulong size = Math.Max(result.SizeBytes, page);
-                CheckFaultMappedBlockWhileLogging(start, size);
-                ScanClipped(start, size, leaves: true, refcounts: true);
-                break;
-            }
-            case FaultOutcome.Relaxed:
-            {
-                if (vm.Stage2.GetLeaf(result.Ipa, out Descriptor pte, out int level) == 0 && pte.IsValid)
                 {
-                    ulong span = vm.Granule.LevelSize(level);
-                    ScanClipped(result.Ipa & ~(span - 1), span, leaves: true, refcounts: true);
+                    ulong start = result.Ipa & vm.Granule.PageMask;
+                    ulong size = Math.Max(result.SizeBytes, page);
+                    CheckFaultMappedBlockWhileLogging(start, size);
+                    ScanClipped(start, size, leaves: true, refcounts: true);
+                    break;
                 }
-                break;
-            }
+            case FaultOutcome.Relaxed:
+                {
+                    if (vm.Stage2.GetLeaf(result.Ipa, out Descriptor pte, out int level) == 0 && pte.IsValid)
+                    {
+                        ulong span = vm.Granule.LevelSize(level);
+                        ScanClipped(result.Ipa & ~(span - 1), span, leaves: true, refcounts: true);
+                    }
+                    break;
+                }
             default:
                 // An error after the page-table call started may have left a partial change.
                 if (result.PgtableErrno != 0 && result.SizeBytes != 0)

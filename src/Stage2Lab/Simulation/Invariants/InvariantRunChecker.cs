@@ -91,12 +91,12 @@ public sealed class InvariantRunChecker : ITimelineObserver
         switch (ev.Event)
         {
             case DirtyLogEvent or GetDirtyLogEvent or ClearDirtyLogEvent:
-            {
-                int id = ev.Event switch { DirtyLogEvent d => d.SlotId, GetDirtyLogEvent g => g.SlotId, _ => ((ClearDirtyLogEvent)ev.Event).SlotId };
-                if (vm.Memslots.ById(id) is { } slot)
-                    _checker.CheckRange(vm, slot.Ipa, slot.SizeBytes, _found, ev.EventNumber);
-                break;
-            }
+                {
+                    int id = ev.Event switch { DirtyLogEvent d => d.SlotId, GetDirtyLogEvent g => g.SlotId, _ => ((ClearDirtyLogEvent)ev.Event).SlotId };
+                    if (vm.Memslots.ById(id) is { } slot)
+                        _checker.CheckRange(vm, slot.Ipa, slot.SizeBytes, _found, ev.EventNumber);
+                    break;
+                }
             case UnmapEvent u:
                 _checker.CheckHvaRange(vm, u.Hva, u.SizeBytes, _found, ev.EventNumber);
                 _checker.CheckTableReachability(vm, _found, ev.EventNumber);

@@ -42,11 +42,11 @@ public sealed class ScriptInvariantObserver
         switch (e.Kind)
         {
             case ScriptEventKind.Access:
-            {
-                FaultResult result = e.Result;
-                _checker.CheckAccess(vm, e.Ipa, e.Access, in result, _scratch, e.Line, e.Decision);
-                break;
-            }
+                {
+                    FaultResult result = e.Result;
+                    _checker.CheckAccess(vm, e.Ipa, e.Access, in result, _scratch, e.Line, e.Decision);
+                    break;
+                }
             case ScriptEventKind.Dirty:
                 if (e.Errno == 0)
                     _checker.NoteDirtyLogHarvested(vm, e.SlotId);

@@ -26,41 +26,41 @@ public static class EventApplier
             case SlotDeleteEvent d:
                 return Of(vm.DeleteSlot(d.SlotId));
             case SlotMoveEvent m:
-            {
-                Memslot? slot = vm.Memslots.ById(m.SlotId);
-                return Of(slot is null
-                    ? KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(m.SlotId))
-                    : vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags, explain));
-            }
+                {
+                    Memslot? slot = vm.Memslots.ById(m.SlotId);
+                    return Of(slot is null
+                        ? KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(m.SlotId))
+                        : vm.SetUserMemoryRegion(m.SlotId, m.Ipa, slot.SizeBytes, slot.UserspaceAddr, slot.Flags, explain));
+                }
             case DirtyLogEvent l:
                 return Of(vm.SetDirtyLogging(l.SlotId, l.Enable));
             case GetDirtyLogEvent g:
-            {
-                List<ulong> gfns = gfnScratch ?? new List<ulong>();
-                gfns.Clear();
-                EventOutcome o = Of(vm.GetDirtyLog(g.SlotId, gfns));
-                return o with { DirtyPagesHarvested = gfns.Count };
-            }
-            case ClearDirtyLogEvent c:
-            {
-                Memslot? slot = vm.Memslots.ById(c.SlotId);
-                ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - Math.Min(c.FirstPage, slot?.NPages ?? 0);
-                long harvested = slot?.DirtyBitmap?.CountSet() ?? 0;
-                return Of(vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages)) with
                 {
-                    DirtyPagesHarvested = harvested,
-                    ClearFirstPage = c.FirstPage,
-                    ClearNumPages = pages,
-                };
-            }
+                    List<ulong> gfns = gfnScratch ?? new List<ulong>();
+                    gfns.Clear();
+                    EventOutcome o = Of(vm.GetDirtyLog(g.SlotId, gfns));
+                    return o with { DirtyPagesHarvested = gfns.Count };
+                }
+            case ClearDirtyLogEvent c:
+                {
+                    Memslot? slot = vm.Memslots.ById(c.SlotId);
+                    ulong pages = c.NumPages != 0 ? c.NumPages : (slot?.NPages ?? 0) - Math.Min(c.FirstPage, slot?.NPages ?? 0);
+                    long harvested = slot?.DirtyBitmap?.CountSet() ?? 0;
+                    return Of(vm.ClearDirtyLog(c.SlotId, c.FirstPage, pages)) with
+                    {
+                        DirtyPagesHarvested = harvested,
+                        ClearFirstPage = c.FirstPage,
+                        ClearNumPages = pages,
+                    };
+                }
             case UnmapEvent u when u.Zap:
                 vm.ZapHvaRange(u.Hva, u.SizeBytes);
                 return default;
             case UnmapEvent u:
-            {
-                HostResult r = vm.Munmap(u.Hva, u.SizeBytes);
-                return r.Succeeded ? default : new EventOutcome(new EventRefusal(r.Errno, null, r.Message), 0);
-            }
+                {
+                    HostResult r = vm.Munmap(u.Hva, u.SizeBytes);
+                    return r.Succeeded ? default : new EventOutcome(new EventRefusal(r.Errno, null, r.Message), 0);
+                }
             case AgeEvent a:
                 vm.AgeHvaRange(a.Hva, a.SizeBytes);
                 return default;

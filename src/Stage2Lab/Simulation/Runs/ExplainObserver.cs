@@ -1,6 +1,6 @@
-using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Playback;
 
 namespace Stage2Lab.Simulation.Runs;
 

@@ -1,9 +1,9 @@
-using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
 using Stage2Lab.PageTables;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
+using Stage2Lab.Simulation.Playback;
 
 namespace Stage2Lab.Simulation.Runs;
 

@@ -1,7 +1,7 @@
-using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
+using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Simulation.Runs;

@@ -44,68 +44,68 @@ public static class HostBuilder
         switch (spec.Kind)
         {
             case VmaKind.Anonymous:
-            {
-                bool thp = s.Host.Thp switch
                 {
-                    ThpMode.Always => spec.Thp != false,
-                    ThpMode.Madvise => spec.Thp == true,
-                    _ => false,
-                };
-                if (spec.Thp == true)
-                    flags |= VmFlags.HugePage;
-                if (spec.MixedMap)
-                    flags |= VmFlags.MixedMap;
-                ulong pa = spec.Pa ?? Allocate(s, spec, allocator, thp ? config.PmdSize : config.PageSize, errors);
-                return new Vma { Start = spec.Start, End = spec.Start + spec.SizeBytes, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp, Flags = flags, Name = spec.Name };
-            }
+                    bool thp = s.Host.Thp switch
+                    {
+                        ThpMode.Always => spec.Thp != false,
+                        ThpMode.Madvise => spec.Thp == true,
+                        _ => false,
+                    };
+                    if (spec.Thp == true)
+                        flags |= VmFlags.HugePage;
+                    if (spec.MixedMap)
+                        flags |= VmFlags.MixedMap;
+                    ulong pa = spec.Pa ?? Allocate(s, spec, allocator, thp ? config.PmdSize : config.PageSize, errors);
+                    return new Vma { Start = spec.Start, End = spec.Start + spec.SizeBytes, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp, Flags = flags, Name = spec.Name };
+                }
             case VmaKind.Hugetlb:
-            {
-                ulong pa = spec.Pa ?? Allocate(s, spec, allocator, Math.Max(spec.HugePageSize, config.PageSize), errors);
-                return new Vma { Start = spec.Start, End = spec.Start + spec.SizeBytes, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = spec.HugePageSize, Flags = flags, Name = spec.Name };
-            }
+                {
+                    ulong pa = spec.Pa ?? Allocate(s, spec, allocator, Math.Max(spec.HugePageSize, config.PageSize), errors);
+                    return new Vma { Start = spec.Start, End = spec.Start + spec.SizeBytes, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = spec.HugePageSize, Flags = flags, Name = spec.Name };
+                }
             default:
-            {
-                ulong devicePa = 0;
-                if (spec.Device is { } name)
                 {
-                    PhysicalRange region = memory.Devices.First(d => d.Name == name);
-                    devicePa = region.Base + spec.DeviceOffset;
-                    if (spec.DeviceOffset + spec.SizeBytes > region.SizeBytes)
-                        errors.Add(At(s, spec.Where, $"mapping '{spec.Name}' ({SizeText.Format(spec.SizeBytes)} at offset 0x{spec.DeviceOffset:x}) runs past the end of device region '{name}' ({SizeText.Format(region.SizeBytes)})"));
+                    ulong devicePa = 0;
+                    if (spec.Device is { } name)
+                    {
+                        PhysicalRange region = memory.Devices.First(d => d.Name == name);
+                        devicePa = region.Base + spec.DeviceOffset;
+                        if (spec.DeviceOffset + spec.SizeBytes > region.SizeBytes)
+                            errors.Add(At(s, spec.Where, $"mapping '{spec.Name}' ({SizeText.Format(spec.SizeBytes)} at offset 0x{spec.DeviceOffset:x}) runs past the end of device region '{name}' ({SizeText.Format(region.SizeBytes)})"));
+                    }
+                    else
+                    {
+                        devicePa = spec.PgOff!.Value << config.PageShift;
+                    }
+                    ulong pgoff = spec.PgOff ?? devicePa >> config.PageShift;
+                    bool fileOffset = spec.VfioRegionIndex is not null;
+                    if (fileOffset)
+                    {
+                        // vfio-pci: vm_pgoff is the file offset of the region (index << 40), not a PFN.
+                        pgoff = (((ulong)spec.VfioRegionIndex!.Value << 40) + spec.DeviceOffset) >> config.PageShift;
+                    }
+                    flags |= VmFlags.Shared;
+                    if (spec.UncachedOk)
+                        flags |= VmFlags.AllowAnyUncached;
+                    if (spec.MixedMap)
+                        flags |= VmFlags.MixedMap;
+                    var vma = new Vma
+                    {
+                        Start = spec.Start,
+                        End = spec.Start + spec.SizeBytes,
+                        Kind = VmaKind.PfnMap,
+                        PgOff = pgoff,
+                        HostPmd = spec.HostPmd,
+                        Cacheable = spec.Cacheable,
+                        PfnMapAtFirstFault = spec.FaultTimeRemap,
+                        Flags = flags,
+                        Name = spec.Name,
+                    };
+                    // The host maps the device, whatever vm_pgoff holds.
+                    if (fileOffset || (pgoff << config.PageShift) != devicePa)
+                        vma.Pieces.Add(new RemapPiece(spec.Start, spec.SizeBytes, devicePa));
+                    return vma;
                 }
-                else
-                {
-                    devicePa = spec.PgOff!.Value << config.PageShift;
-                }
-                ulong pgoff = spec.PgOff ?? devicePa >> config.PageShift;
-                bool fileOffset = spec.VfioRegionIndex is not null;
-                if (fileOffset)
-                {
-                    // vfio-pci: vm_pgoff is the file offset of the region (index << 40), not a PFN.
-                    pgoff = (((ulong)spec.VfioRegionIndex!.Value << 40) + spec.DeviceOffset) >> config.PageShift;
-                }
-                flags |= VmFlags.Shared;
-                if (spec.UncachedOk)
-                    flags |= VmFlags.AllowAnyUncached;
-                if (spec.MixedMap)
-                    flags |= VmFlags.MixedMap;
-                var vma = new Vma
-                {
-                    Start = spec.Start,
-                    End = spec.Start + spec.SizeBytes,
-                    Kind = VmaKind.PfnMap,
-                    PgOff = pgoff,
-                    HostPmd = spec.HostPmd,
-                    Cacheable = spec.Cacheable,
-                    PfnMapAtFirstFault = spec.FaultTimeRemap,
-                    Flags = flags,
-                    Name = spec.Name,
-                };
-                // The host maps the device, whatever vm_pgoff holds.
-                if (fileOffset || (pgoff << config.PageShift) != devicePa)
-                    vma.Pieces.Add(new RemapPiece(spec.Start, spec.SizeBytes, devicePa));
-                return vma;
-            }
         }
     }
 

@@ -34,7 +34,7 @@ internal static class TraceReader
             if (line.Length == 0 || line.StartsWith("ipa", StringComparison.OrdinalIgnoreCase))
                 continue;
             string[] cells = line.Split(',');
-            if (cells.Length < 2 || cells.Length > 3 || !ScriptNumber.TryParse(cells[0].Trim(), out ulong ipa))
+            if (cells.Length < 2 || cells.Length > 3 || !NumberText.TryParse(cells[0].Trim(), out ulong ipa))
             {
                 r.Error(node, keyPath, $"{path}:{i + 1}: expected 'ipa,kind[,vcpu]' with a hex or decimal IPA, got '{lines[i]}'");
                 continue;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stage2Lab.Arch;
 using Stage2Lab.Simulation.Scripts;
 using YamlDotNet.RepresentationModel;
 
@@ -66,7 +67,7 @@ internal sealed class YamlNodeReader
         string? text = String(node, path);
         if (text is null)
             return null;
-        if (ScriptNumber.TryParse(text.Replace("_", "", StringComparison.Ordinal), out ulong value))
+        if (NumberText.TryParse(text.Replace("_", "", StringComparison.Ordinal), out ulong value))
             return value;
         Error(node, path, $"'{text}' is not a number; expected hex (0x8000_0000), decimal, or a size like 4K, 2M, 1G, 32G");
         return null;

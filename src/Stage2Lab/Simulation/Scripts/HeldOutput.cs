@@ -28,8 +28,6 @@ internal sealed class HeldOutput
     /// <summary>Where output goes now: the held text, or the real output once released.</summary>
     public TextWriter Writer => _held ?? _output;
 
-    public bool IsReleased => _held is null;
-
     /// <summary>More text is held than the limit allows.</summary>
     public bool IsOverLimit => _held is not null && _held.GetStringBuilder().Length > _limit;
 

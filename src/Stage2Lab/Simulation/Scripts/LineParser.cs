@@ -31,7 +31,7 @@ public ref struct LineParser
     public ulong Number(string what)
     {
         ReadOnlySpan<byte> token = Word(what);
-        if (!ScriptNumber.TryParse(token, out ulong value))
+        if (!NumberText.TryParse(token, out ulong value))
             throw Error($"bad number '{Encoding.ASCII.GetString(token)}' for {what}, expected hex (0x...) or decimal with an optional K/M/G/T suffix");
         return value;
     }

@@ -22,13 +22,13 @@ public static class S2FaultsScript
         var check = new Runner(source.Name, null) { PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
             check.Line(line, source.LineNumber);
-        check.Finish(source.LineNumber);
+        check.Finish();
 
         source.Rewind();
         var runner = new Runner(source.Name, output) { ExplainLine = explainLine, AfterEvent = afterEvent, PolicyOverride = policyOverride };
         while (source.TryReadLine(out ReadOnlySpan<byte> line))
             runner.Line(line, source.LineNumber);
-        KvmVm vm = runner.Finish(source.LineNumber);
+        KvmVm vm = runner.Finish();
         if (stats)
             StatsWriter.Write(vm.Stage2, output);
         return vm;
@@ -70,7 +70,7 @@ public static class S2FaultsScript
 
         public Action<ScriptEvent>? AfterEvent { get; init; }
 
-        public KvmVm Finish(int lastLine)
+        public KvmVm Finish()
         {
             if (_vm is null)
             {
@@ -180,52 +180,52 @@ public static class S2FaultsScript
             switch (kind)
             {
                 case "anon":
-                {
-                    ulong pa = p.Number("PA");
-                    bool thp = false;
-                    while (p.TryWord(out ReadOnlySpan<byte> flag))
                     {
-                        if (!flag.SequenceEqual("thp"u8))
-                            throw p.Error($"unknown anon VMA flag '{p.Text(flag)}', expected thp");
-                        thp = true;
-                    }
-                    vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp };
-                    break;
-                }
-                case "hugetlb":
-                {
-                    ulong hsize = p.Number("HSIZE");
-                    ulong pa = p.Number("PA");
-                    vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = hsize };
-                    break;
-                }
-                case "pfnmap":
-                {
-                    ulong pgoff = p.Number("PGOFF");
-                    bool pmd = false, uncached = false, cacheable = false;
-                    while (p.TryWord(out ReadOnlySpan<byte> flag))
-                    {
-                        string f = p.Text(flag);
-                        switch (f)
+                        ulong pa = p.Number("PA");
+                        bool thp = false;
+                        while (p.TryWord(out ReadOnlySpan<byte> flag))
                         {
-                            case "pmd": pmd = true; break;
-                            case "uncached-ok": uncached = true; break;
-                            case "cacheable": cacheable = true; break;
-                            default: throw p.Error($"unknown pfnmap VMA flag '{f}', expected pmd, uncached-ok or cacheable");
+                            if (!flag.SequenceEqual("thp"u8))
+                                throw p.Error($"unknown anon VMA flag '{p.Text(flag)}', expected thp");
+                            thp = true;
                         }
+                        vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp };
+                        break;
                     }
-                    vma = new Vma
+                case "hugetlb":
                     {
-                        Start = start,
-                        End = start + size,
-                        Kind = VmaKind.PfnMap,
-                        PgOff = pgoff,
-                        HostPmd = pmd,
-                        Cacheable = cacheable,
-                        Flags = VmFlags.Read | VmFlags.Write | VmFlags.Shared | (uncached ? VmFlags.AllowAnyUncached : VmFlags.None),
-                    };
-                    break;
-                }
+                        ulong hsize = p.Number("HSIZE");
+                        ulong pa = p.Number("PA");
+                        vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = hsize };
+                        break;
+                    }
+                case "pfnmap":
+                    {
+                        ulong pgoff = p.Number("PGOFF");
+                        bool pmd = false, uncached = false, cacheable = false;
+                        while (p.TryWord(out ReadOnlySpan<byte> flag))
+                        {
+                            string f = p.Text(flag);
+                            switch (f)
+                            {
+                                case "pmd": pmd = true; break;
+                                case "uncached-ok": uncached = true; break;
+                                case "cacheable": cacheable = true; break;
+                                default: throw p.Error($"unknown pfnmap VMA flag '{f}', expected pmd, uncached-ok or cacheable");
+                            }
+                        }
+                        vma = new Vma
+                        {
+                            Start = start,
+                            End = start + size,
+                            Kind = VmaKind.PfnMap,
+                            PgOff = pgoff,
+                            HostPmd = pmd,
+                            Cacheable = cacheable,
+                            Flags = VmFlags.Read | VmFlags.Write | VmFlags.Shared | (uncached ? VmFlags.AllowAnyUncached : VmFlags.None),
+                        };
+                        break;
+                    }
                 default:
                     throw p.Error($"unknown VMA kind '{kind}', expected anon, hugetlb or pfnmap");
             }

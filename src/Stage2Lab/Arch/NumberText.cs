@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Stage2Lab.Simulation.Scripts;
+namespace Stage2Lab.Arch;
 
 /// <summary>
 /// Numbers as the script and scenario formats write them: hex with 0x or decimal, with an optional K, M, G
 /// or T suffix (powers of 1024).
 /// </summary>
-public static class ScriptNumber
+public static class NumberText
 {
     public static bool TryParse(ReadOnlySpan<byte> text, out ulong value)
     {

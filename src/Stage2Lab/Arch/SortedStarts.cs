@@ -1,11 +1,11 @@
-namespace Stage2Lab.Host;
+namespace Stage2Lab.Arch;
 
 /// <summary>
 /// Lookups in an ascending array of distinct range starts (VMAs, memslots, RAM ranges): which range could hold
 /// an address. Every guest fault does a few of these, so the search is a plain loop the JIT turns into
 /// conditional moves, not Array.BinarySearch with a comparer call per step.
 /// </summary>
-internal static class SortedStarts
+public static class SortedStarts
 {
     /// <summary>The index of the last start at or below <paramref name="key"/>, or -1 when every start is above it.</summary>
     public static int LastAtOrBelow(ulong[] starts, ulong key)
