@@ -68,7 +68,7 @@ internal static class FuzzCommand
             string path = parse.GetValue(output) ?? $"fuzz-{name}-seed-{report.Seed}.yaml";
             var comments = new[]
             {
-                $"Reproducer found by: s2lab fuzz --policy {name} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}",
+                $"Reproducer found by: s2lab fuzz --policy {name} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}{(onlyKind is { } k ? $" --invariant {k}" : "")}",
                 $"Violation: {finding.Violation}",
                 $"Found after {finding.EventsToFind} events ({finding.TimeToFind.TotalSeconds:0.00} s, case {finding.CaseIndex}); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s.",
                 $"Reproduce: s2lab check {Path.GetFileName(path)}",

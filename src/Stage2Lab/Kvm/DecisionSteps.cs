@@ -63,7 +63,7 @@ public sealed record MmioExitStep() : DecisionStep(KernelFunctions.IoMemAbort);
 public sealed record ExecOutsideMemslotStep() : DecisionStep(KernelFunctions.KvmHandleGuestAbort);
 
 /// <summary>The VMA holding the faulting HVA (vma_lookup, find_vma_intersection); none is -EFAULT.</summary>
-public sealed record VmaLookupStep(string Lookup, ulong Hva, VmaInfo? Vma) : DecisionStep(Lookup)
+public sealed record VmaLookupStep(string Function, ulong Hva, VmaInfo? Vma) : DecisionStep(Function)
 {
     public override bool? Passed => Vma is not null;
 }
@@ -90,13 +90,13 @@ public enum ForcePteReason : byte
 }
 
 /// <summary>force_pte: PAGE_SIZE and no THP upgrade.</summary>
-public sealed record ForcePteStep(string Caller, ForcePteReason Reason, ulong FromSizeBytes) : DecisionStep(Caller)
+public sealed record ForcePteStep(string Function, ForcePteReason Reason, ulong FromSizeBytes) : DecisionStep(Function)
 {
     public override bool LimitsSize(ulong maxBlockBytes) => true;
 }
 
 /// <summary>is_vm_hugetlb_page → huge_page_shift(hstate_vma(vma)): the hugetlbfs page size.</summary>
-public sealed record HugetlbShiftStep(string Caller, ulong HugePageSizeBytes) : DecisionStep(Caller)
+public sealed record HugetlbShiftStep(string Function, ulong HugePageSizeBytes) : DecisionStep(Function)
 {
     public override bool LimitsSize(ulong maxBlockBytes) => HugePageSizeBytes < maxBlockBytes;
 }
@@ -111,7 +111,7 @@ public enum VmaPageReason : byte
 }
 
 /// <summary>The VMA gives PAGE_SIZE.</summary>
-public sealed record VmaPageSizeStep(string Caller, VmaPageReason Reason, ulong PageSizeBytes) : DecisionStep(Caller);
+public sealed record VmaPageSizeStep(string Function, VmaPageReason Reason, ulong PageSizeBytes) : DecisionStep(Function);
 
 /// <summary>How one block size fared in the PFNMAP test of get_vma_page_shift / device_rough_page_shift.</summary>
 public enum PfnMapBlockResult : byte
@@ -130,8 +130,8 @@ public enum PfnMapBlockResult : byte
 /// pa = (vm_pgoff &lt;&lt; PAGE_SHIFT) + (hva - vm_start), hva ≡ pa, ALIGN_DOWN(hva) ≥ vm_start, ALIGN(hva) ≤ vm_end.
 /// </summary>
 public sealed record PfnMapBlockCheckStep(
-    string Caller, ulong SizeBytes, ulong Hva, ulong Pa, ulong PgOff, ulong VmStart, ulong VmEnd, PfnMapBlockResult Result, PfnMapChecks Checks)
-    : DecisionStep(Caller)
+    string Function, ulong SizeBytes, ulong Hva, ulong Pa, ulong PgOff, ulong VmStart, ulong VmEnd, PfnMapBlockResult Result, PfnMapChecks Checks)
+    : DecisionStep(Function)
 {
     public override bool? Passed => Result == PfnMapBlockResult.Fits;
 
@@ -186,7 +186,7 @@ public sealed record ContPmdStep(ulong ContPmdSizeBytes, ulong PmdSizeBytes) : D
 public sealed record UnhandledContiguousHugetlbStep(ulong SizeBytes) : DecisionStep(KernelFunctions.UserMemAbort);
 
 /// <summary>The guest page faulted in on the host (gfn_to_pfn_prot, __gfn_to_pfn_memslot, __kvm_faultin_pfn).</summary>
-public sealed record PfnFaultInStep(string Caller, ulong Gfn, ulong Pa, bool Writable, bool Found) : DecisionStep(Caller)
+public sealed record PfnFaultInStep(string Function, ulong Gfn, ulong Pa, bool Writable, bool Found) : DecisionStep(Function)
 {
     public override bool? Passed => Found ? null : false;
 }
@@ -207,7 +207,7 @@ public enum DeviceEffect : byte
 }
 
 /// <summary>The faulting pfn is device memory (kvm_is_device_pfn, or VM_PFNMAP/VM_MIXEDMAP and !pfn_is_map_memory).</summary>
-public sealed record DeviceDetectedStep(string Caller, ulong Pa, VmFlags VmFlags, DeviceEffect Effect, ulong SizeBytes, ulong PageSizeBytes) : DecisionStep(Caller)
+public sealed record DeviceDetectedStep(string Function, ulong Pa, VmFlags VmFlags, DeviceEffect Effect, ulong SizeBytes, ulong PageSizeBytes) : DecisionStep(Function)
 {
     public override bool LimitsSize(ulong maxBlockBytes) =>
         SizeBytes == PageSizeBytes && Effect is DeviceEffect.ForcePte or DeviceEffect.NoThpUpgrade or DeviceEffect.ForceNonCacheable;
@@ -277,7 +277,7 @@ public enum ProtReason : byte
 }
 
 /// <summary>The prot user_mem_abort asks for.</summary>
-public sealed record ProtStep(string Caller, Prot Prot, ProtReason Reason) : DecisionStep(Caller);
+public sealed record ProtStep(string Function, Prot Prot, ProtReason Reason) : DecisionStep(Function);
 
 /// <summary>Which page-table call user_mem_abort ends with.</summary>
 public enum InstallOp : byte
