@@ -158,7 +158,8 @@ public static partial class QemuTraceParser
         _ => "region_del 0x.. - 0x..",
     };
 
-    [GeneratedRegex(@"\b(?<name>kvm_set_user_memory|vfio_region_setup|vfio_region_mmap|vfio_listener_region_add_ram|vfio_listener_region_del)\b(?!_)[:\s]*")]
+    /// <summary>An event name followed by the start of its own fields (so prose that names an event is no event).</summary>
+    [GeneratedRegex(@"\b(?<name>kvm_set_user_memory(?=:?\s+(?:AddrSpace|Slot)#)|vfio_region_setup(?=:?\s+Device\s)|vfio_region_mmap(?=:?\s+Region\s)|vfio_listener_region_add_ram(?=:?\s+region_add\b)|vfio_listener_region_del(?=:?\s+region_del\b))[:\s]*")]
     private static partial Regex Event();
 
     [GeneratedRegex(@"^(?:\d+@[\d.]+:)?(?<name>(?:kvm|vfio|iommufd|memory_region|pci|virtio|qemu)_[a-z0-9_]+)\b")]
