@@ -20,7 +20,8 @@ public static partial class LineCleaner
         var lines = new List<CleanLine>(logical.Count);
         foreach ((int number, string raw) in logical)
         {
-            string line = QuoteMarks().Replace(raw, "", 1);
+            // Cheap tests first: most lines of a record file carry none of the debris (smaps: 25 lines per VMA).
+            string line = raw.TrimStart().StartsWith('>') ? QuoteMarks().Replace(raw, "", 1) : raw;
             line = DecodeEntities(line);
             line = line.TrimEnd();
             string trimmed = line.TrimStart();
@@ -31,17 +32,18 @@ public static partial class LineCleaner
                 skipped.Add(new(new(file, number), "a markdown code fence, not a record"));
                 continue;
             }
-            if (Elision().IsMatch(trimmed))
+            if (trimmed[0] is '.' or '[' or '…' or '(' or '<' or '-' or '~' && Elision().IsMatch(trimmed))
             {
                 skipped.Add(new(new(file, number), "an elision ('...'): lines were left out of the paste here"));
                 continue;
             }
-            if (ShellPrompt().IsMatch(trimmed))
+            if ((trimmed[0] is '$' or '#' or '%' or '(' or 'P' || trimmed.Contains('@')) && ShellPrompt().IsMatch(trimmed))
             {
                 skipped.Add(new(new(file, number), "a shell prompt or monitor command, not a record"));
                 continue;
             }
-            trimmed = Annotation().Replace(trimmed, "").TrimEnd();
+            if (MayBeAnnotated(trimmed))
+                trimmed = Annotation().Replace(trimmed, "").TrimEnd();
             if (trimmed.Length == 0)
                 continue;
             int indent = line.Length - line.TrimStart().Length;
@@ -49,6 +51,10 @@ public static partial class LineCleaner
         }
         return lines;
     }
+
+    private static bool MayBeAnnotated(string line) =>
+        line.Contains("<-", StringComparison.Ordinal) || line.Contains("<=", StringComparison.Ordinal) || line.Contains('←') ||
+        line.Contains("  #", StringComparison.Ordinal) || line.Contains(" //", StringComparison.Ordinal);
 
     private static List<(int, string)> SplitLines(string text)
     {
