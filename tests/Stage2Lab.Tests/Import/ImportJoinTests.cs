@@ -161,3 +161,16 @@ public class ImportJoinTests
         Assert.DoesNotContain(r.Assumptions, a => a.Kind == AssumptionKind.HostPageSize);
     }
 }
+
+public class ImportJoinEdgeTests
+{
+    [Fact]
+    public void A_memslot_that_wraps_the_address_space_is_left_out_with_a_reason()
+    {
+        ImportResult r = ImportKit.Import((RecordFormat.QemuTrace,
+            "kvm_set_user_memory AddrSpace#0 Slot#0 flags=0x0 gpa=0xfffffffffffff000 size=0x2000 ua=0x7f0000000000 ret=0\n" +
+            "kvm_set_user_memory AddrSpace#0 Slot#1 flags=0x0 gpa=0x40000000 size=0x200000 ua=0x7f1000000000 ret=0\n"));
+        Assert.Equal([1], r.Scenario.Memslots.Select(m => m.Id));
+        Assert.Contains(r.Skipped, s => s.Where.Line == 1 && s.Reason.Contains("wraps"));
+    }
+}

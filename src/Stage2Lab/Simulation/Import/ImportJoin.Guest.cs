@@ -1,5 +1,6 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Simulation.Import;
 
@@ -24,6 +25,11 @@ internal sealed partial class ImportJoin
             SlotsFromListenerAndMtree();
         if (_slots.Count == 0)
             SlotsAssumed();
+        foreach (GuestSlot slot in _slots.Where(s => s.Ipa + s.SizeBytes < s.Ipa || (s.Hva is { } hva && hva + s.SizeBytes < hva) || s.SizeBytes > ScenarioReader.MaxSizeBytes).ToList())
+        {
+            _r.Skipped.Add(new(slot.Sources[0], $"a memslot of {slot.SizeBytes:x} bytes at IPA 0x{slot.Ipa:x} wraps the 64-bit address space or exceeds 2^52: left out"));
+            _slots.Remove(slot);
+        }
     }
 
     /// <summary>
