@@ -14,6 +14,7 @@ public static class CliApp
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
         root.Subcommands.Add(FuzzCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ImportCommand.Create(stdout, stderr));
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -6,10 +6,12 @@ using Stage2Lab.Kvm;
 
 namespace Stage2Lab.Simulation.Scenarios;
 
-/// <summary>Writes a scenario back as YAML that <see cref="ScenarioReader"/> reads (a fuzzer's reproducer).</summary>
+/// <summary>Writes a scenario back as YAML that <see cref="ScenarioReader"/> reads (a fuzzer's reproducer, an import).</summary>
 public static class ScenarioWriter
 {
-    public static string Write(Scenario s, IEnumerable<string>? headerComments = null)
+    /// <param name="itemComments">Optional comment lines written above each RAM range, device, mapping, memslot and
+    /// event (where an imported item came from); without it the output is unchanged.</param>
+    public static string Write(Scenario s, IEnumerable<string>? headerComments = null, Func<object, IEnumerable<string>>? itemComments = null)
     {
         var y = new StringBuilder();
         foreach (string comment in headerComments ?? [])
@@ -23,18 +25,18 @@ public static class ScenarioWriter
         y.Append("  thp: ").Append(s.Host.Thp.ToString().ToLowerInvariant()).Append('\n');
         y.Append("  ram:\n");
         foreach (RangeSpec r in s.Host.Ram)
-            y.Append($"    - {{ name: {Quote(r.Name)}, base: {H(r.Base)}, size: {H(r.SizeBytes)} }}\n");
+            y.Append(Comments(itemComments, r, "    ")).Append($"    - {{ name: {Quote(r.Name)}, base: {H(r.Base)}, size: {H(r.SizeBytes)} }}\n");
         if (s.Host.Devices.Count > 0)
         {
             y.Append("  devices:\n");
             foreach (RangeSpec d in s.Host.Devices)
-                y.Append($"    - {{ name: {Quote(d.Name)}, base: {H(d.Base)}, size: {H(d.SizeBytes)} }}\n");
+                y.Append(Comments(itemComments, d, "    ")).Append($"    - {{ name: {Quote(d.Name)}, base: {H(d.Base)}, size: {H(d.SizeBytes)} }}\n");
         }
         if (s.Mappings.Count > 0)
         {
             y.Append("mappings:\n");
             foreach (VmaSpec m in s.Mappings)
-                y.Append("  - ").Append(Mapping(m)).Append('\n');
+                y.Append(Comments(itemComments, m, "  ")).Append("  - ").Append(Mapping(m)).Append('\n');
         }
         y.Append("vm:\n");
         y.Append("  ipa-bits: ").Append(s.Vm.IpaBits).Append('\n');
@@ -46,15 +48,25 @@ public static class ScenarioWriter
         {
             y.Append("memslots:\n");
             foreach (MemslotSpec slot in s.Memslots)
-                y.Append("  - ").Append(Slot(slot)).Append('\n');
+                y.Append(Comments(itemComments, slot, "  ")).Append("  - ").Append(Slot(slot)).Append('\n');
         }
         if (s.Timeline.Count > 0)
         {
             y.Append("timeline:\n");
             foreach (TimelineEvent ev in s.Timeline)
-                y.Append("  - ").Append(Event(ev)).Append('\n');
+                y.Append(Comments(itemComments, ev, "  ")).Append("  - ").Append(Event(ev)).Append('\n');
         }
         return y.ToString();
+    }
+
+    private static string Comments(Func<object, IEnumerable<string>>? itemComments, object item, string indent)
+    {
+        if (itemComments is null)
+            return "";
+        var text = new StringBuilder();
+        foreach (string line in itemComments(item))
+            text.Append(indent).Append("# ").Append(line.ReplaceLineEndings(" ")).Append('\n');
+        return text.ToString();
     }
 
     private static string Mapping(VmaSpec m)
