@@ -63,6 +63,14 @@ public readonly struct Granule : IEquatable<Granule>
         }
     }
 
+    public static Granule FromPageShift(int pageShift) => pageShift switch
+    {
+        12 => Size4K,
+        14 => Size16K,
+        16 => Size64K,
+        _ => throw new ArgumentOutOfRangeException(nameof(pageShift), pageShift, "PAGE_SHIFT must be 12, 14 or 16"),
+    };
+
     public bool Equals(Granule other) => PageShift == other.PageShift;
 
     public override bool Equals(object? obj) => obj is Granule other && Equals(other);

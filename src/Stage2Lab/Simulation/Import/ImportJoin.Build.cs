@@ -80,19 +80,19 @@ internal sealed partial class ImportJoin
         switch (role)
         {
             case VmaRole.Vfio:
-            {
-                VfioPlacement p = _vfio[v];
-                spec.Kind = VmaKind.PfnMap;
-                spec.Device = Device(p.Bar).Name;
-                spec.DeviceOffset = p.OffsetInBar;
-                if (p.FileOffsetForm)
-                    spec.VfioRegionIndex = p.Bar.Index;
-                spec.Name = UniqueName(p.Bar.Label + (p.OffsetInBar != 0 ? $"-at-{p.OffsetInBar:x}" : ""));
-                _prov.Source(spec, p.Bar.Sources);
-                if (!p.FileOffsetForm)
-                    _prov.For(spec).Assumed.Add("vm_pgoff is the BAR's PFN (the offset column is its physical address, as older vfio-pci kernels set it)");
-                break;
-            }
+                {
+                    VfioPlacement p = _vfio[v];
+                    spec.Kind = VmaKind.PfnMap;
+                    spec.Device = Device(p.Bar).Name;
+                    spec.DeviceOffset = p.OffsetInBar;
+                    if (p.FileOffsetForm)
+                        spec.VfioRegionIndex = p.Bar.Index;
+                    spec.Name = UniqueName(p.Bar.Label + (p.OffsetInBar != 0 ? $"-at-{p.OffsetInBar:x}" : ""));
+                    _prov.Source(spec, p.Bar.Sources);
+                    if (!p.FileOffsetForm)
+                        _prov.For(spec).Assumed.Add("vm_pgoff is the BAR's PFN (the offset column is its physical address, as older vfio-pci kernels set it)");
+                    break;
+                }
             case VmaRole.PfnMap:
                 spec.Kind = VmaKind.PfnMap;
                 spec.PgOff = v.OffsetBytes >> _granule.PageShift;

@@ -63,88 +63,88 @@ public static partial class QemuTraceParser
         switch (name)
         {
             case "kvm_set_user_memory":
-            {
-                Match m = SlotArgs().Match(args);
-                if (!m.Success)
-                    return false;
-                if (!HexText.TryHex(m.Groups["gpa"].ValueSpan, out ulong gpa) || !HexText.TryHex(m.Groups["size"].ValueSpan, out ulong size) ||
-                    !HexText.TryHex(m.Groups["ua"].ValueSpan, out ulong ua) || !HexText.TryHex(m.Groups["flags"].ValueSpan, out ulong flags) ||
-                    !int.TryParse(m.Groups["slot"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int slot) ||
-                    !int.TryParse(m.Groups["ret"].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int ret))
                 {
-                    into.Skipped.Add(new(where, "kvm_set_user_memory with a number that does not fit"));
-                    return true;
-                }
-                int addressSpace;
-                KvmSlotTraceFormat variant;
-                if (m.Groups["as"].Success)
-                {
-                    addressSpace = int.Parse(m.Groups["as"].ValueSpan, CultureInfo.InvariantCulture);
-                    variant = m.Groups["gm"].Success ? KvmSlotTraceFormat.GuestMemfd : KvmSlotTraceFormat.AddressSpace;
-                }
-                else
-                {
-                    addressSpace = slot >> AddressSpaceShift;
-                    slot &= (1 << AddressSpaceShift) - 1;
-                    variant = m.Groups["gm"].Success ? KvmSlotTraceFormat.GuestMemfd : KvmSlotTraceFormat.Classic;
-                }
-                int? memfd = m.Groups["gm"].Success ? int.Parse(m.Groups["gm"].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) : null;
-                into.Slots.Add(new KvmSlotRecord(addressSpace, slot, (uint)flags, gpa, size, ua, memfd, ret, variant, where));
-                return true;
-            }
-            case "vfio_region_setup":
-            {
-                Match m = RegionSetupArgs().Match(args);
-                if (!m.Success)
-                    return false;
-                if (!HexText.TryHex(m.Groups["off"].ValueSpan, out ulong offset) || !HexText.TryHex(m.Groups["size"].ValueSpan, out ulong size) ||
-                    !HexText.TryHex(m.Groups["fl"].ValueSpan, out ulong fl) || !int.TryParse(m.Groups["idx"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
-                {
-                    into.Skipped.Add(new(where, "vfio_region_setup with a number that does not fit"));
-                    return true;
-                }
-                into.VfioRegions.Add(new VfioRegionRecord(Bdf.Normalize(m.Groups["dev"].Value), index, m.Groups["name"].Value, fl, offset, size, where));
-                return true;
-            }
-            case "vfio_region_mmap":
-            {
-                Match m = RegionMmapArgs().Match(args);
-                if (!m.Success)
-                    return false;
-                if (!HexText.TryHex(m.Groups["s"].ValueSpan, out ulong s) || !HexText.TryHex(m.Groups["e"].ValueSpan, out ulong e) || e < s)
-                {
-                    into.Skipped.Add(new(where, "vfio_region_mmap with a reversed or oversized range"));
-                    return true;
-                }
-                into.VfioMmaps.Add(new VfioMmapRecord(Bdf.Normalize(m.Groups["dev"].Value), int.Parse(m.Groups["bar"].ValueSpan, CultureInfo.InvariantCulture),
-                    int.Parse(m.Groups["k"].ValueSpan, CultureInfo.InvariantCulture), s, e, where));
-                return true;
-            }
-            case "vfio_listener_region_add_ram":
-            case "vfio_listener_region_del":
-            {
-                bool add = name.EndsWith("add_ram", StringComparison.Ordinal);
-                Match m = add ? ListenerAddArgs().Match(args) : ListenerDelArgs().Match(args);
-                if (!m.Success)
-                    return false;
-                if (!HexText.TryHex(m.Groups["s"].ValueSpan, out ulong s) || !HexText.TryHex(m.Groups["e"].ValueSpan, out ulong e) || e < s)
-                {
-                    into.Skipped.Add(new(where, $"{name} with a reversed or oversized range"));
-                    return true;
-                }
-                ulong? hva = null;
-                if (add)
-                {
-                    if (!HexText.TryHex(m.Groups["va"].ValueSpan, out ulong va) || va == 0)
+                    Match m = SlotArgs().Match(args);
+                    if (!m.Success)
+                        return false;
+                    if (!HexText.TryHex(m.Groups["gpa"].ValueSpan, out ulong gpa) || !HexText.TryHex(m.Groups["size"].ValueSpan, out ulong size) ||
+                        !HexText.TryHex(m.Groups["ua"].ValueSpan, out ulong ua) || !HexText.TryHex(m.Groups["flags"].ValueSpan, out ulong flags) ||
+                        !int.TryParse(m.Groups["slot"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int slot) ||
+                        !int.TryParse(m.Groups["ret"].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int ret))
                     {
-                        into.Skipped.Add(new(where, "vfio_listener_region_add_ram without a host address ([(nil)])"));
+                        into.Skipped.Add(new(where, "kvm_set_user_memory with a number that does not fit"));
                         return true;
                     }
-                    hva = va;
+                    int addressSpace;
+                    KvmSlotTraceFormat variant;
+                    if (m.Groups["as"].Success)
+                    {
+                        addressSpace = int.Parse(m.Groups["as"].ValueSpan, CultureInfo.InvariantCulture);
+                        variant = m.Groups["gm"].Success ? KvmSlotTraceFormat.GuestMemfd : KvmSlotTraceFormat.AddressSpace;
+                    }
+                    else
+                    {
+                        addressSpace = slot >> AddressSpaceShift;
+                        slot &= (1 << AddressSpaceShift) - 1;
+                        variant = m.Groups["gm"].Success ? KvmSlotTraceFormat.GuestMemfd : KvmSlotTraceFormat.Classic;
+                    }
+                    int? memfd = m.Groups["gm"].Success ? int.Parse(m.Groups["gm"].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) : null;
+                    into.Slots.Add(new KvmSlotRecord(addressSpace, slot, (uint)flags, gpa, size, ua, memfd, ret, variant, where));
+                    return true;
                 }
-                into.Listener.Add(new ListenerRecord(add, s, e, hva, where));
-                return true;
-            }
+            case "vfio_region_setup":
+                {
+                    Match m = RegionSetupArgs().Match(args);
+                    if (!m.Success)
+                        return false;
+                    if (!HexText.TryHex(m.Groups["off"].ValueSpan, out ulong offset) || !HexText.TryHex(m.Groups["size"].ValueSpan, out ulong size) ||
+                        !HexText.TryHex(m.Groups["fl"].ValueSpan, out ulong fl) || !int.TryParse(m.Groups["idx"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+                    {
+                        into.Skipped.Add(new(where, "vfio_region_setup with a number that does not fit"));
+                        return true;
+                    }
+                    into.VfioRegions.Add(new VfioRegionRecord(Bdf.Normalize(m.Groups["dev"].Value), index, m.Groups["name"].Value, fl, offset, size, where));
+                    return true;
+                }
+            case "vfio_region_mmap":
+                {
+                    Match m = RegionMmapArgs().Match(args);
+                    if (!m.Success)
+                        return false;
+                    if (!HexText.TryHex(m.Groups["s"].ValueSpan, out ulong s) || !HexText.TryHex(m.Groups["e"].ValueSpan, out ulong e) || e < s)
+                    {
+                        into.Skipped.Add(new(where, "vfio_region_mmap with a reversed or oversized range"));
+                        return true;
+                    }
+                    into.VfioMmaps.Add(new VfioMmapRecord(Bdf.Normalize(m.Groups["dev"].Value), int.Parse(m.Groups["bar"].ValueSpan, CultureInfo.InvariantCulture),
+                        int.Parse(m.Groups["k"].ValueSpan, CultureInfo.InvariantCulture), s, e, where));
+                    return true;
+                }
+            case "vfio_listener_region_add_ram":
+            case "vfio_listener_region_del":
+                {
+                    bool add = name.EndsWith("add_ram", StringComparison.Ordinal);
+                    Match m = add ? ListenerAddArgs().Match(args) : ListenerDelArgs().Match(args);
+                    if (!m.Success)
+                        return false;
+                    if (!HexText.TryHex(m.Groups["s"].ValueSpan, out ulong s) || !HexText.TryHex(m.Groups["e"].ValueSpan, out ulong e) || e < s)
+                    {
+                        into.Skipped.Add(new(where, $"{name} with a reversed or oversized range"));
+                        return true;
+                    }
+                    ulong? hva = null;
+                    if (add)
+                    {
+                        if (!HexText.TryHex(m.Groups["va"].ValueSpan, out ulong va) || va == 0)
+                        {
+                            into.Skipped.Add(new(where, "vfio_listener_region_add_ram without a host address ([(nil)])"));
+                            return true;
+                        }
+                        hva = va;
+                    }
+                    into.Listener.Add(new ListenerRecord(add, s, e, hva, where));
+                    return true;
+                }
         }
         return false;
     }
