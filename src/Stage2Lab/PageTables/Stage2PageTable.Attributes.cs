@@ -27,9 +27,9 @@ public sealed partial class Stage2PageTable
             ulong xn = (prot & Prot.X) != 0 ? 0 : Descriptor.XnNone;
             set |= xn & Descriptor.XnMask;
             clr |= ~xn & Descriptor.XnMask;
-            int ret = UpdateLeafAttrs(ipa, 1, set, clr, flags, out _, out _);
+            int ret = UpdateLeafAttrs(ipa, 1, set, clr, flags, out _, out int level);
             if (ret == 0 || ret == -Errno.EAGAIN)
-                FlushVmidIpaLocal();
+                FlushVmidIpaLocal(ipa, ret == 0 ? level : TtlUnknown);
             return ret;
         }
         else
