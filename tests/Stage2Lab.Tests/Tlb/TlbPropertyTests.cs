@@ -1,0 +1,121 @@
+using CsCheck;
+using Stage2Lab.Arch;
+using Stage2Lab.Simulation.Tlb;
+using static Stage2Lab.Tests.Tlb.TlbKit;
+
+namespace Stage2Lab.Tests.Tlb;
+
+/// <summary>
+/// Random access sequences checked against a plain reference: a dictionary-based fully associative LRU for the
+/// 48-entry DTLB over a per-set dictionary LRU for the 256×5 L2 (the N1 shape without walk caches), with random
+/// VMALLE1IS invalidations mixed in. Every access's DTLB and L2 outcome must match.
+/// </summary>
+public class TlbPropertyTests
+{
+    private const int Iterations = 100;
+
+    /// <summary>Pages drawn from 12 sets × 10 tags: more than 48 pages for the DTLB, more than 5 ways per set.</summary>
+    private const int Sets = 12, Tags = 10;
+
+    private const int Flush = -1;
+
+    private static readonly Gen<int[]> Ops =
+        Gen.Frequency((1, Gen.Const(Flush)), (150, Gen.Int[0, 2 * Sets * Tags - 1])).Array[1, 1500];
+
+    [Fact]
+    public void Dtlb_and_l2_outcomes_match_a_dictionary_lru_reference()
+    {
+        var pgt = Stage2(40, RamIpa, 16 * M, 2 * M);
+        GuestStage1 guest = Guest(RamIpa, 12 * M, GuestMapping.Pages, 40);
+        Ops.Sample(ops =>
+        {
+            var model = new GuestTlbModel(N1WithoutWalkCaches, guest, pgt);
+            var reference = new ReferenceTlb(l1Entries: 48, l2Sets: 256, l2Ways: 5);
+            for (int i = 0; i < ops.Length; i++)
+            {
+                if (ops[i] == Flush)
+                {
+                    model.InvalidateStage1All();
+                    reference.Clear();
+                    continue;
+                }
+                int page = ops[i] % (Sets * Tags);
+                ulong va = RamIpa + (ulong)(page % Sets + 256 * (page / Sets)) * 4 * K;
+                AccessKind kind = ops[i] >= Sets * Tags ? AccessKind.Write : AccessKind.Read;
+                TlbCounters before = model.Counters;
+                model.OnAccess(va, kind);
+                TlbCounters step = model.Counters - before;
+                var (l1Hit, l2Hit) = reference.Access(va >> 12);
+                string at = $"op {i} (va 0x{va:x})";
+                Assert.True(l1Hit == (step.DtbHits == 1), $"{at}: DTLB {(l1Hit ? "hit" : "miss")} expected");
+                if (!l1Hit)
+                    Assert.True(l2Hit == (step.L2Hits == 1), $"{at}: L2 {(l2Hit ? "hit" : "miss")} expected");
+                Assert.Equal(!l1Hit && !l2Hit ? 1 : 0, step[TlbStat.Walks]);
+            }
+        }, iter: Iterations, print: ops => string.Join(",", ops));
+    }
+
+    [Fact]
+    public void With_walk_caches_no_walk_reads_more_than_the_formula_and_the_uncached_count_is_exact()
+    {
+        // One stage-2 leaf size everywhere, so every walk's uncached cost is (4+1)(m+1)-1 with m = 3 (pages,
+        // 40-bit IPA) or 2 (2M blocks); walk caches and stage-2 entries only ever remove references.
+        foreach (var (s2Leaf, perWalk) in new[] { (4 * K, 19L), (2 * M, 14L) })
+        {
+            var pgt = Stage2(40, RamIpa, 16 * M, s2Leaf);
+            GuestStage1 guest = Guest(RamIpa, 12 * M, GuestMapping.Pages, 40);
+            Ops.Sample(ops =>
+            {
+                var model = new GuestTlbModel(TlbProfiles.NeoverseN1, guest, pgt);
+                foreach (int op in ops)
+                {
+                    if (op == Flush)
+                    {
+                        model.InvalidateVmid();
+                        continue;
+                    }
+                    int page = op % (Sets * Tags);
+                    TlbCounters before = model.Counters;
+                    model.OnAccess(RamIpa + (ulong)(page % Sets + 256 * (page / Sets)) * 4 * K, op >= Sets * Tags ? AccessKind.Exec : AccessKind.Read);
+                    TlbCounters step = model.Counters - before;
+                    Assert.Equal(step[TlbStat.Walks] * perWalk, step[TlbStat.WalkMemRefsWithoutCaches]);
+                    Assert.InRange(step[TlbStat.WalkMemRefs], step[TlbStat.Walks], step[TlbStat.WalkMemRefsWithoutCaches]);
+                }
+            }, iter: Iterations / 2, print: ops => string.Join(",", ops));
+        }
+    }
+
+    /// <summary>The reference: LRU by "last used" stamps in dictionaries, no cleverness.</summary>
+    private sealed class ReferenceTlb(int l1Entries, int l2Sets, int l2Ways)
+    {
+        private readonly Dictionary<ulong, long> _l1 = new();
+        private readonly Dictionary<ulong, long>[] _l2 = Enumerable.Range(0, l2Sets).Select(_ => new Dictionary<ulong, long>()).ToArray();
+        private long _time;
+
+        public (bool L1Hit, bool L2Hit) Access(ulong page)
+        {
+            _time++;
+            if (_l1.ContainsKey(page))
+            {
+                _l1[page] = _time;
+                return (true, false);
+            }
+            Dictionary<ulong, long> set = _l2[(int)(page % (ulong)l2Sets)];
+            bool l2Hit = set.ContainsKey(page);
+            if (!l2Hit && set.Count == l2Ways)
+                set.Remove(set.MinBy(e => e.Value).Key);
+            set[page] = _time;
+            if (_l1.Count == l1Entries)
+                _l1.Remove(_l1.MinBy(e => e.Value).Key);
+            _l1[page] = _time;
+            return (false, l2Hit);
+        }
+
+        public void Clear()
+        {
+            _l1.Clear();
+            foreach (Dictionary<ulong, long> set in _l2)
+                set.Clear();
+        }
+    }
+}
