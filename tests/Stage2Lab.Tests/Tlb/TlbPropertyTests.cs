@@ -45,6 +45,7 @@ public class TlbPropertyTests
                 TlbCounters before = model.Counters;
                 model.OnAccess(va, kind);
                 TlbCounters step = model.Counters - before;
+                Assert.Null(model.Problems());
                 var (l1Hit, l2Hit) = reference.Access(va >> 12);
                 string at = $"op {i} (va 0x{va:x})";
                 Assert.True(l1Hit == (step.DtbHits == 1), $"{at}: DTLB {(l1Hit ? "hit" : "miss")} expected");
@@ -117,5 +118,79 @@ public class TlbPropertyTests
             foreach (Dictionary<ulong, long> set in _l2)
                 set.Clear();
         }
+    }
+}
+
+/// <summary>
+/// The simulator's stage-2 leaf memo must be invisible: with the stage-2 table changing under the guest (maps
+/// and unmaps of pages and blocks, each with the TLBIs KVM issues), a model with the memo and one that reads
+/// the table at every step count exactly the same, and every array stays internally consistent.
+/// </summary>
+public class TlbMemoPropertyTests
+{
+    private enum Op { Access, MapPage, MapBlock, UnmapPage, UnmapBlock }
+
+    private static readonly Gen<(Op Op, int Where, bool Exec)[]> Ops =
+        Gen.Select(
+            Gen.Frequency((20, Gen.Const(Op.Access)), (2, Gen.Const(Op.MapPage)), (2, Gen.Const(Op.MapBlock)), (1, Gen.Const(Op.UnmapPage)), (1, Gen.Const(Op.UnmapBlock))),
+            Gen.Int[0, 8 * 512 - 1], Gen.Bool).Array[1, 600];
+
+    [Fact]
+    public void The_stage_2_memo_changes_no_count_while_the_table_changes()
+    {
+        Ops.Sample(ops =>
+        {
+            foreach (bool rangeTlbi in new[] { false, true })
+            {
+                // 16M of IPA at 1G: the guest's 12M and its tables at 1G+12M, initially half 2M blocks, half pages.
+                var pgt = Stage2(40, RamIpa, 8 * M, 2 * M, rangeTlbi: rangeTlbi, fwb: rangeTlbi);
+                MapLeaves(pgt, RamIpa + 8 * M, 8 * M, 4 * K);
+                GuestStage1 guest = Guest(RamIpa, 12 * M, GuestMapping.Pages, 40);
+                var memo = new GuestTlbModel(TlbProfiles.NeoverseN1, guest, pgt, memoizeStage2: true);
+                var plain = new GuestTlbModel(TlbProfiles.NeoverseN1, guest, pgt, memoizeStage2: false);
+                pgt.TlbListener = new Both(memo, plain);
+                var cache = Stage2Lab.PageTables.MemoryCache.Unbounded();
+                foreach (var (op, where, exec) in ops)
+                {
+                    ulong page = RamIpa + (ulong)where * 4 * K;
+                    ulong block = page & ~(2 * M - 1);
+                    switch (op)
+                    {
+                        case Op.Access:
+                            memo.OnAccess(page, exec ? AccessKind.Exec : AccessKind.Read);
+                            plain.OnAccess(page, exec ? AccessKind.Exec : AccessKind.Read);
+                            break;
+                        case Op.MapPage:
+                            pgt.Map(page, 4 * K, page | (1UL << 40), Prot.RWX, cache);
+                            break;
+                        case Op.MapBlock:
+                            pgt.Map(block, 2 * M, block | (1UL << 40), Prot.RWX, cache);
+                            break;
+                        case Op.UnmapPage:
+                            pgt.Unmap(page, 4 * K);
+                            break;
+                        default:
+                            pgt.Unmap(block, 2 * M);
+                            break;
+                    }
+                    Assert.Null(memo.Problems());
+                    Assert.Null(plain.Problems());
+                    TlbCounters a = memo.Counters, b = plain.Counters;
+                    foreach (TlbStat stat in TlbStatNames.All)
+                        Assert.True(a[stat] == b[stat], $"{stat.Name()}: {a[stat]} with the memo, {b[stat]} without");
+                }
+            }
+        }, iter: 60, print: ops => string.Join(",", ops.Select(o => $"{o.Op}:{o.Where}:{(o.Exec ? "x" : "r")}")));
+    }
+
+    private sealed class Both(GuestTlbModel a, GuestTlbModel b) : Stage2Lab.PageTables.ITlbInvalidationListener
+    {
+        public void InvalidateStage2Ipa(ulong ipa, int levelHint) { a.InvalidateStage2Ipa(ipa, levelHint); b.InvalidateStage2Ipa(ipa, levelHint); }
+
+        public void InvalidateStage2Range(ulong ipa, ulong sizeBytes) { a.InvalidateStage2Range(ipa, sizeBytes); b.InvalidateStage2Range(ipa, sizeBytes); }
+
+        public void InvalidateStage1All() { a.InvalidateStage1All(); b.InvalidateStage1All(); }
+
+        public void InvalidateVmid() { a.InvalidateVmid(); b.InvalidateVmid(); }
     }
 }

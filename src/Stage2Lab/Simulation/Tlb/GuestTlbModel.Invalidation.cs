@@ -11,35 +11,39 @@ public sealed partial class GuestTlbModel
 {
     public void InvalidateStage2Ipa(ulong ipa, int levelHint)
     {
+        _stage2Leaves.Forget();
         _counters.Add(TlbStat.L2FlushTlb);
         _counters.Add(TlbStat.L2FlushedEntries, _l2.RemoveCovering(ipa, Stage2Kinds));
     }
 
     public void InvalidateStage2Range(ulong ipa, ulong sizeBytes)
     {
+        _stage2Leaves.Forget();
         _counters.Add(TlbStat.L2FlushTlb);
         _counters.Add(TlbStat.L2FlushedEntries, _l2.RemoveOverlapping(ipa, sizeBytes, Stage2Kinds));
     }
 
     public void InvalidateStage1All()
     {
-        FlushL1s(CombinedOnly);
+        FlushL1s();
         _counters.Add(TlbStat.L2FlushTlb);
         _counters.Add(TlbStat.L2FlushedEntries, _l2.RemoveKinds(Stage1Kinds));
     }
 
     public void InvalidateVmid()
     {
-        FlushL1s(CombinedOnly);
+        _stage2Leaves.Forget();
+        FlushL1s();
         _counters.Add(TlbStat.L2FlushTlb);
         _counters.Add(TlbStat.L2FlushedEntries, _l2.RemoveKinds(AllKinds));
     }
 
-    private void FlushL1s(int kinds)
+    /// <summary>The L1s hold only combined entries: every stage-1 invalidation empties them.</summary>
+    private void FlushL1s()
     {
         _counters.Add(TlbStat.ItbFlushTlb);
-        _counters.Add(TlbStat.ItbFlushedEntries, _itb.RemoveKinds(kinds));
+        _counters.Add(TlbStat.ItbFlushedEntries, _itb.RemoveAll());
         _counters.Add(TlbStat.DtbFlushTlb);
-        _counters.Add(TlbStat.DtbFlushedEntries, _dtb.RemoveKinds(kinds));
+        _counters.Add(TlbStat.DtbFlushedEntries, _dtb.RemoveAll());
     }
 }

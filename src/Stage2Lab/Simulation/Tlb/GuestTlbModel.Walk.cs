@@ -64,7 +64,7 @@ public sealed partial class GuestTlbModel
             }
             else
             {
-                Stage2Step s2 = TranslateStage2(tableIpa, AccessKind.Read, isTable: true);
+                Stage2Step s2 = TranslateStage2(tableIpa, isTable: true);
                 refs += s2.References;
                 refsWithoutCaches += s2.ReferencesWithoutCaches;
             }
@@ -73,7 +73,7 @@ public sealed partial class GuestTlbModel
         }
 
         ulong ipa = r.Ipa + (gva - r.Va);
-        Stage2Step final = TranslateStage2(ipa, kind, isTable: false);
+        Stage2Step final = TranslateStage2(ipa, isTable: false);
         refs += final.References;
         refsWithoutCaches += final.ReferencesWithoutCaches;
         _counters.Add(TlbStat.WalkMemRefs, refs);
@@ -98,7 +98,7 @@ public sealed partial class GuestTlbModel
     /// walk cache, and without them (the depth of the real leaf).</summary>
     private readonly record struct Stage2Step(bool Mapped, int LeafShift, int References, int ReferencesWithoutCaches);
 
-    private Stage2Step TranslateStage2(ulong ipa, AccessKind kind, bool isTable)
+    private Stage2Step TranslateStage2(ulong ipa, bool isTable)
     {
         Granule s2 = Stage2.Granule;
         int start = Stage2.Geometry.StartLevel;
@@ -114,8 +114,8 @@ public sealed partial class GuestTlbModel
         }
 
         // The real stage-2 table decides where the walk ends (Stage2PageTable.Translate is the hardware walk).
-        Translation t = Stage2.Translate(ipa, kind);
-        if (t.Outcome is TranslationOutcome.TranslationFault or TranslationOutcome.AddressSizeFault)
+        int leaf = _stage2Leaves.LeafLevel(ipa, out int faultLevel);
+        if (leaf < 0)
         {
             if (isTable)
             {
@@ -125,12 +125,11 @@ public sealed partial class GuestTlbModel
                 int full = Granule.LastLevel - start + 1;
                 return new Stage2Step(true, s2.PageShift, full, full);
             }
-            int toFault = Math.Max(1, t.Level - start + 1);
+            int toFault = Math.Max(1, faultLevel - start + 1);
             return new Stage2Step(false, 0, toFault, toFault);
         }
 
-        // A permission fault still found the leaf: the walk's cost and the entry are the same.
-        int leaf = t.Level;
+        // A permission fault still finds the leaf: the walk's cost and the entry are the same.
         int depth = leaf - start + 1;
         int resume = start;
         if (Profile.Stage2WalkCache)
@@ -162,10 +161,8 @@ public sealed partial class GuestTlbModel
     private int Stage2Depth(ulong ipa)
     {
         int start = Stage2.Geometry.StartLevel;
-        Translation t = Stage2.Translate(ipa, AccessKind.Read);
-        return t.Outcome is TranslationOutcome.TranslationFault or TranslationOutcome.AddressSizeFault
-            ? Granule.LastLevel - start + 1
-            : t.Level - start + 1;
+        int leaf = _stage2Leaves.LeafLevel(ipa, out _);
+        return leaf < 0 ? Granule.LastLevel - start + 1 : leaf - start + 1;
     }
 
     private void InsertL2(ulong address, TlbEntryKind kind, int shift)

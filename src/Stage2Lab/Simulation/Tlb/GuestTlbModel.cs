@@ -18,26 +18,34 @@ namespace Stage2Lab.Simulation.Tlb;
 /// </summary>
 public sealed partial class GuestTlbModel : ITlbInvalidationListener
 {
-    private const int CombinedOnly = 1 << (int)TlbEntryKind.Combined;
     private const int Stage1Kinds = (1 << (int)TlbEntryKind.Combined) | (1 << (int)TlbEntryKind.Stage1Table);
     private const int Stage2Kinds = (1 << (int)TlbEntryKind.Stage2Leaf) | (1 << (int)TlbEntryKind.Stage2Table);
     private const int AllKinds = Stage1Kinds | Stage2Kinds;
 
-    private readonly TlbArray _itb;
-    private readonly TlbArray _dtb;
+    private readonly FullyAssociativeTlb _itb;
+    private readonly FullyAssociativeTlb _dtb;
     private readonly TlbArray _l2;
     private readonly int[] _itbFit = new int[64];
     private readonly int[] _dtbFit = new int[64];
     private readonly int[] _l2Fit = new int[64];
+    private readonly Stage2LeafMemo _stage2Leaves;
     private TlbCounters _counters;
 
     public GuestTlbModel(TlbProfile profile, GuestStage1 guest, Stage2PageTable stage2)
+        : this(profile, guest, stage2, memoizeStage2: true)
+    {
+    }
+
+    /// <param name="memoizeStage2">False: read the stage-2 table on every walk step (no simulator-side memo).</param>
+    internal GuestTlbModel(TlbProfile profile, GuestStage1 guest, Stage2PageTable stage2, bool memoizeStage2)
     {
         Profile = profile;
         Guest = guest;
         Stage2 = stage2;
-        _itb = new TlbArray(profile.L1Instruction.Entries, profile.L1Instruction.Ways);
-        _dtb = new TlbArray(profile.L1Data.Entries, profile.L1Data.Ways);
+        if (profile.L1Instruction.Ways != profile.L1Instruction.Entries || profile.L1Data.Ways != profile.L1Data.Entries)
+            throw new ArgumentException($"profile {profile.Name}: the L1 TLBs are modelled fully associative (ways = entries)");
+        _itb = new FullyAssociativeTlb(profile.L1Instruction.Entries);
+        _dtb = new FullyAssociativeTlb(profile.L1Data.Entries);
         _l2 = new TlbArray(profile.L2.Entries, profile.L2.Ways);
         for (int shift = 0; shift < 64; shift++)
         {
@@ -45,6 +53,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
             _dtbFit[shift] = profile.L1Data.FitShift(shift);
             _l2Fit[shift] = profile.L2.FitShift(shift);
         }
+        _stage2Leaves = new Stage2LeafMemo(stage2, memoizeStage2);
         stage2.TlbListener = this;
     }
 
@@ -64,8 +73,8 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     public void OnAccess(ulong gva, AccessKind kind)
     {
         bool exec = kind == AccessKind.Exec;
-        TlbArray l1 = exec ? _itb : _dtb;
-        if (l1.LookupAnySize(gva, TlbEntryKind.Combined, out _))
+        FullyAssociativeTlb l1 = exec ? _itb : _dtb;
+        if (l1.LookupAnySize(gva, out _))
         {
             _counters.Add(kind switch { AccessKind.Read => TlbStat.DtbReadHits, AccessKind.Write => TlbStat.DtbWriteHits, _ => TlbStat.ItbInstHits });
             return;
@@ -102,6 +111,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
         _itb.Clear();
         _dtb.Clear();
         _l2.Clear();
+        _stage2Leaves.Forget();
         _counters = default;
     }
 
@@ -115,11 +125,22 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     /// <summary>The entries each array holds, as (array, kind, start address, size), for tests and dumps.</summary>
     public IEnumerable<(string Array, string Kind, ulong Start, ulong SizeBytes)> Entries()
     {
-        foreach (var (a, name) in new[] { (_itb, Profile.L1Instruction.Name), (_dtb, Profile.L1Data.Name), (_l2, Profile.L2.Name) })
+        foreach (var (l1, name) in new[] { (_itb, Profile.L1Instruction.Name), (_dtb, Profile.L1Data.Name) })
         {
-            foreach (var (kind, start, shift) in a.Entries())
-                yield return (name, KindName(kind), start, 1UL << shift);
+            foreach (var (start, shift) in l1.Entries())
+                yield return (name, KindName(TlbEntryKind.Combined), start, 1UL << shift);
         }
+        foreach (var (kind, start, shift) in _l2.Entries())
+            yield return (Profile.L2.Name, KindName(kind), start, 1UL << shift);
+    }
+
+    /// <summary>The first inconsistency inside the arrays (index, recency lists, live counts), or null.</summary>
+    internal string? Problems()
+    {
+        return _itb.Problems() is { } i ? $"{Profile.L1Instruction.Name}: {i}"
+            : _dtb.Problems() is { } d ? $"{Profile.L1Data.Name}: {d}"
+            : _l2.Problems() is { } l ? $"{Profile.L2.Name}: {l}"
+            : null;
     }
 
     internal static string KindName(TlbEntryKind kind) => kind switch
@@ -136,7 +157,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
         int fit = (exec ? _itbFit : _dtbFit)[entryShift];
         if (fit < 0)
             return;
-        (exec ? _itb : _dtb).Insert(gva, TlbEntryKind.Combined, fit);
+        (exec ? _itb : _dtb).Insert(gva, fit);
         _counters.Add(exec ? TlbStat.ItbInserts : TlbStat.DtbInserts);
     }
 }

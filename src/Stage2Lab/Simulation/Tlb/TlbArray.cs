@@ -63,9 +63,8 @@ internal sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Lookup(ulong address, TlbEntryKind kind, int shift)
     {
-        ulong number = address >> shift;
-        int first = (int)(number & _setMask) * _ways;
-        int way = _tags.AsSpan(first, _ways).IndexOf(Tag(address, kind, shift));
+        int first = (int)((address >> shift) & _setMask) * _ways;
+        int way = WayOf(first, Tag(address, kind, shift));
         if (way < 0)
             return false;
         _stamps[first + way] = ++_clock;
@@ -97,17 +96,16 @@ internal sealed class TlbArray
     {
         ulong tag = Tag(address, kind, shift);
         int first = (int)((address >> shift) & _setMask) * _ways;
-        Span<ulong> set = _tags.AsSpan(first, _ways);
-        int way = set.IndexOf(tag);
+        int way = WayOf(first, tag);
         if (way < 0)
         {
-            way = set.IndexOf(0UL);
+            way = WayOf(first, 0UL);
             if (way < 0)
             {
                 way = OldestWay(first);
-                Forget(set[way]);
+                Forget(_tags[first + way]);
             }
-            set[way] = tag;
+            _tags[first + way] = tag;
             Remember(tag);
         }
         _stamps[first + way] = ++_clock;
@@ -149,7 +147,7 @@ internal sealed class TlbArray
                 present &= present - 1;
                 ulong tag = Tag(address, (TlbEntryKind)kind, s);
                 int first = (int)((address >> s) & _setMask) * _ways;
-                int way = _tags.AsSpan(first, _ways).IndexOf(tag);
+                int way = WayOf(first, tag);
                 if (way >= 0)
                 {
                     Forget(tag);
@@ -204,6 +202,47 @@ internal sealed class TlbArray
             if (tag != 0)
                 yield return ((TlbEntryKind)KindOf(tag), (tag >> TagShift) << ShiftOf(tag), ShiftOf(tag));
         }
+    }
+
+    /// <summary>The way of the set starting at <paramref name="first"/> holding <paramref name="tag"/>, or -1 (a
+    /// plain loop: sets have a handful of ways).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int WayOf(int first, ulong tag)
+    {
+        ulong[] tags = _tags;
+        for (int w = 0; w < _ways; w++)
+        {
+            if (tags[first + w] == tag)
+                return w;
+        }
+        return -1;
+    }
+
+    /// <summary>The first inconsistency between the tags and the live counts, or null.</summary>
+    public string? Problems()
+    {
+        var counts = new int[KindCount << ShiftBits];
+        for (int set = 0; set * _ways < _tags.Length; set++)
+        {
+            var seen = new HashSet<ulong>();
+            for (int w = 0; w < _ways; w++)
+            {
+                ulong tag = _tags[set * _ways + w];
+                if (tag == 0)
+                    continue;
+                if (!seen.Add(tag))
+                    return $"tag 0x{tag:x} twice in set {set}";
+                if ((int)((tag >> TagShift) & _setMask) != set)
+                    return $"tag 0x{tag:x} in set {set}, not its own";
+                counts[(KindOf(tag) << ShiftBits) | ShiftOf(tag)]++;
+            }
+        }
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] != _liveByClass[i] || (counts[i] != 0) != ((_shiftsPresent[i >> ShiftBits] >> (i & 63) & 1) != 0))
+                return $"live count of kind {i >> ShiftBits} size 2^{i & 63} is {_liveByClass[i]}, {counts[i]} held";
+        }
+        return null;
     }
 
     private bool AnyLive(int kindMask)
