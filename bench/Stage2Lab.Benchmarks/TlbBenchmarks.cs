@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
 using Stage2Lab.Simulation.Tlb;
 using static Stage2Lab.Benchmarks.Workloads;
 
@@ -24,6 +26,7 @@ public class TlbBenchmarks
     private ulong[] _l1Set = null!;
     private ulong[] _l2Set = null!;
     private ulong[] _wide = null!;
+    private ulong[] _zipf = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -35,6 +38,18 @@ public class TlbBenchmarks
         _l1Set = RandomIpas(Accesses, GuestIpa, 32 * 4 * KiB, Seed + 10);        // 32 pages: DTLB hits
         _l2Set = RandomIpas(Accesses, GuestIpa, 1024 * 4 * KiB, Seed + 11);      // 1,024 pages: L2 hits
         _wide = RandomIpas(Accesses, GuestIpa, GiB, Seed + 12);                  // 262,144 pages: walks
+        _zipf = ZipfIpas();
+    }
+
+    /// <summary>The examples' hot/cold workload (zipf, skew 1.1, 4,096 buckets) over the GiB, as the scenario runner generates it.</summary>
+    private static ulong[] ZipfIpas()
+    {
+        var w = new WorkloadEvent { Pattern = WorkloadPattern.Zipf, Ipa = GuestIpa, SizeBytes = GiB, Count = Accesses, Skew = 1.1, Seed = 3, ZipfBuckets = 4096, ReadPercent = 100 };
+        var gen = new AccessGenerator(w, Granule.Size4K);
+        var ipas = new ulong[Accesses];
+        for (int i = 0; i < ipas.Length && gen.Next(out ulong ipa, out _); i++)
+            ipas[i] = ipa;
+        return ipas;
     }
 
     private static KvmVm Populated(bool thp)
@@ -76,6 +91,17 @@ public class TlbBenchmarks
             _pagesModel.OnAccessIpa(ipa, AccessKind.Read);
         }
         return _pagesModel.Counters[TlbStat.Walks];
+    }
+
+    [Benchmark(OperationsPerInvoke = Accesses, Description = "VM access + model: zipf over 1 GiB, 2M stage-2 blocks, per access")]
+    public long VmAndModelZipfOnBlocks()
+    {
+        foreach (ulong ipa in _zipf)
+        {
+            _thpVm.Access(ipa, AccessKind.Read);
+            _thpModel.OnAccessIpa(ipa, AccessKind.Read);
+        }
+        return _thpModel.Counters[TlbStat.Walks];
     }
 
     [Benchmark(OperationsPerInvoke = Accesses, Description = "VM access alone: random over 1 GiB, 4K stage-2 pages, per access")]

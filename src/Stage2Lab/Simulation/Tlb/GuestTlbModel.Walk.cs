@@ -45,32 +45,17 @@ public sealed partial class GuestTlbModel
             }
         }
 
-        long refs = 0, refsWithoutCaches = 0;
-        for (int level = start; level <= leaf; level++)
+        long refs = 0;
+        for (int level = resume; level <= leaf; level++)
         {
-            ulong tableIpa = Guest.TableIpa(region, level, gva);
-            refsWithoutCaches++;
-            if (level < resume)
-            {
-                // Answered by the walk cache: only the no-cache count reads this descriptor and translates its table.
-                refsWithoutCaches += Stage2Depth(tableIpa);
-                continue;
-            }
             refs++;
-            if (level == resume && resumeTablePaKnown)
-            {
-                // The cached descriptor above gave this table's PA: no stage-2 translation for it.
-                refsWithoutCaches += Stage2Depth(tableIpa);
-            }
-            else
-            {
-                Stage2Step s2 = TranslateStage2(tableIpa, isTable: true);
-                refs += s2.References;
-                refsWithoutCaches += s2.ReferencesWithoutCaches;
-            }
+            // The cached descriptor above the resume level gave that table's PA: no stage-2 translation for it.
+            if (level != resume || !resumeTablePaKnown)
+                refs += TranslateStage2(Guest.TableIpa(region, level, gva), isTable: true).References;
             if (level < leaf && Profile.Stage1WalkCache)
                 InsertL2(gva, TlbEntryKind.Stage1Table, granule.LevelShift(level));
         }
+        long refsWithoutCaches = TablePathCostWithoutCaches(region, gva, start, leaf);
 
         ulong ipa = r.Ipa + (gva - r.Va);
         Stage2Step final = TranslateStage2(ipa, isTable: false);
@@ -157,11 +142,43 @@ public sealed partial class GuestTlbModel
         return new Stage2Step(true, leafShift, leaf - resume + 1, depth);
     }
 
+    /// <summary>
+    /// What the stage-1 part of a walk of <paramref name="gva"/> reads with no cache: one descriptor per level plus
+    /// the full stage-2 depth of each table's IPA. The tables on the path are fixed by the VA's last-table prefix
+    /// and their depths change only when stage 2 is invalidated, so the sum is memoized (simulator-side) per
+    /// prefix and stage-2 generation.
+    /// </summary>
+    private long TablePathCostWithoutCaches(int region, ulong gva, int start, int leaf)
+    {
+        int prefixShift = leaf == start ? 63 : Guest.Granule.LevelShift(leaf - 1);
+        ulong key = ((gva >> prefixShift) << 2 | (uint)leaf) + 1;
+        int slot = (int)((key ^ (key >> 10)) & (PathMemoEntries - 1));
+        int generation = _stage2Leaves.Generation;
+        if (_memoize && _pathKeys[slot] == key && _pathGenerations[slot] == generation)
+            return _pathCosts[slot];
+        int cost = 0;
+        bool allMapped = true;
+        for (int level = start; level <= leaf; level++)
+        {
+            int depth = Stage2Depth(Guest.TableIpa(region, level, gva), out bool mapped);
+            cost += 1 + depth;
+            allMapped &= mapped;
+        }
+        // An unmapped table's cost is an assumption that a later fault (with no TLBI) changes: not remembered.
+        if (!allMapped)
+            return cost;
+        _pathKeys[slot] = key;
+        _pathGenerations[slot] = generation;
+        _pathCosts[slot] = cost;
+        return cost;
+    }
+
     /// <summary>Stage-2 descriptor reads a walk of <paramref name="ipa"/> needs with no cache at all.</summary>
-    private int Stage2Depth(ulong ipa)
+    private int Stage2Depth(ulong ipa, out bool mapped)
     {
         int start = Stage2.Geometry.StartLevel;
         int leaf = _stage2Leaves.LeafLevel(ipa, out _);
+        mapped = leaf >= 0;
         return leaf < 0 ? Granule.LastLevel - start + 1 : leaf - start + 1;
     }
 

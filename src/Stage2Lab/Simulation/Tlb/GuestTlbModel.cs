@@ -29,6 +29,11 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     private readonly int[] _dtbFit = new int[64];
     private readonly int[] _l2Fit = new int[64];
     private readonly Stage2LeafMemo _stage2Leaves;
+    private const int PathMemoEntries = 1024;
+    private readonly ulong[] _pathKeys = new ulong[PathMemoEntries];
+    private readonly int[] _pathGenerations = new int[PathMemoEntries];
+    private readonly int[] _pathCosts = new int[PathMemoEntries];
+    private readonly bool _memoize;
     private TlbCounters _counters;
 
     public GuestTlbModel(TlbProfile profile, GuestStage1 guest, Stage2PageTable stage2)
@@ -54,6 +59,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
             _l2Fit[shift] = profile.L2.FitShift(shift);
         }
         _stage2Leaves = new Stage2LeafMemo(stage2, memoizeStage2);
+        _memoize = memoizeStage2;
         stage2.TlbListener = this;
     }
 
@@ -112,6 +118,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
         _dtb.Clear();
         _l2.Clear();
         _stage2Leaves.Forget();
+        Array.Clear(_pathKeys);
         _counters = default;
     }
 

@@ -32,6 +32,9 @@ internal sealed class Stage2LeafMemo
         _enabled = enabled;
     }
 
+    /// <summary>Changes whenever the memo forgets: other simulator-side memos derived from stage-2 leaves key on it.</summary>
+    public int Generation => _generation;
+
     /// <summary>Forgets everything (a stage-2 invalidation happened).</summary>
     public void Forget() => _generation++;
 
