@@ -81,6 +81,14 @@ public class GuestStage1Tests
     }
 
     [Fact]
+    public void The_default_identity_map_leaves_out_slots_beyond_the_ipa_space()
+    {
+        // A slot at or above 2^40 is refused by KVM; one straddling the limit is cut at it.
+        GuestStage1 g = GuestStage1.Identity(Granule.Size4K, 48, [(1UL << 40, G), ((1UL << 40) - 2 * M, 4 * M), (G, 2 * M)], 40);
+        Assert.Equal([((1UL << 40) - 2 * M, 2 * M), (G, 2 * M)], g.Regions.Select(r => (r.Ipa, r.SizeBytes)));
+    }
+
+    [Fact]
     public void Every_problem_is_named_with_its_region_and_field()
     {
         List<GuestProblem> problems = GuestStage1.Check(Granule.Size16K, 48,

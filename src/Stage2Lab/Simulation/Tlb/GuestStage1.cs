@@ -137,17 +137,23 @@ public sealed class GuestStage1
     /// <summary>
     /// The default guest: each IPA range mapped at VA = IPA with <paramref name="mapping"/> leaves where the range
     /// is aligned to them and pages in the unaligned head and tail (as Linux builds its linear map); tables from
-    /// the first range's IPA unless <paramref name="tablesIpa"/> is given.
+    /// the first range's IPA unless <paramref name="tablesIpa"/> is given. Ranges beyond the IPA space (slots KVM
+    /// refuses) are left out; a range beyond 2^vaBits is an error (VA = IPA cannot hold it).
     /// </summary>
     public static GuestStage1 Identity(Granule granule, int vaBits, IEnumerable<(ulong Ipa, ulong SizeBytes)> ranges, int ipaBits,
         GuestMapping mapping = GuestMapping.Pages, ulong? tablesIpa = null)
     {
         var regions = new List<GuestRegion>();
+        ulong ipaLimit = 1UL << ipaBits;
         foreach (var (ipa, size) in ranges)
         {
+            // A slot beyond the IPA space is one KVM refuses (KVM_SET_USER_MEMORY_REGION: -EINVAL): no guest
+            // access reaches it, so the guest maps nothing there.
+            if (ipa >= ipaLimit)
+                continue;
             ulong page = granule.PageSize;
             ulong start = (ipa + page - 1) & ~(page - 1);
-            ulong end = (ipa + size) & ~(page - 1);
+            ulong end = Math.Min(size > ipaLimit - ipa ? ipaLimit : ipa + size, ipaLimit) & ~(page - 1);
             if (end <= start)
                 continue;
             ulong span = 1UL << mapping.EntryShift(granule);
