@@ -9,7 +9,7 @@ internal sealed class OutputOptions
 {
     public Option<string> Format { get; } = new("--format")
     {
-        Description = "table (a readable table, the default), json (the documented stage2lab.result/1 schema) or markdown.",
+        Description = "table (a readable table, the default), json (the documented stage2lab.result/2 schema) or markdown.",
         DefaultValueFactory = _ => "table",
     };
 

@@ -63,6 +63,17 @@ public readonly struct Granule : IEquatable<Granule>
         }
     }
 
+    /// <summary>The level whose entries span exactly <paramref name="sizeBytes"/>, or -1.</summary>
+    public int LevelOfSize(ulong sizeBytes)
+    {
+        for (int level = 0; level <= LastLevel; level++)
+        {
+            if (LevelSize(level) == sizeBytes)
+                return level;
+        }
+        return -1;
+    }
+
     public static Granule FromPageShift(int pageShift) => pageShift switch
     {
         12 => Size4K,

@@ -29,7 +29,7 @@ public sealed partial class Stage2PageTable
             clr |= ~xn & Descriptor.XnMask;
             int ret = UpdateLeafAttrs(ipa, 1, set, clr, flags, out _, out int level);
             if (ret == 0 || ret == -Errno.EAGAIN)
-                FlushVmidIpaLocal(ipa, level);
+                FlushVmidIpaLocal(ipa, ret == 0 ? level : TtlUnknown);
             return ret;
         }
         else

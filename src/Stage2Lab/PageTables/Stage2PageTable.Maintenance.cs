@@ -11,9 +11,17 @@ public sealed partial class Stage2PageTable
     /// <summary>MAX_TLBI_RANGE_PAGES = __TLBI_RANGE_PAGES(31, 3) (asm/tlbflush.h).</summary>
     internal const ulong MaxTlbiRangePages = 32UL << 16;
 
+    /// <summary>A TLB model told of every invalidation below (null: nobody listens, nothing is called).</summary>
+    public ITlbInvalidationListener? TlbListener { get; set; }
+
     /// <summary>__kvm_tlb_flush_vmid_ipa (hyp/vhe/tlb.c): TLBI IPAS2E1IS with the level hint, then VMALLE1IS.</summary>
     internal void FlushVmidIpa(ulong ipa, int level)
     {
+        if (TlbListener is { } tlb)
+        {
+            tlb.InvalidateStage2Ipa(ipa, level);
+            tlb.InvalidateStage1All();
+        }
         _counters.Add(level switch
         {
             0 => Stage2Counter.TlbiIpas2e1isL0,
@@ -23,22 +31,25 @@ public sealed partial class Stage2PageTable
             _ => Stage2Counter.TlbiIpas2e1isNoHint,
         });
         _counters.Add(Stage2Counter.TlbiVmalle1is);
-        TlbListener?.OnInvalidateIpa(ipa, level);
     }
 
     /// <summary>__kvm_tlb_flush_vmid_ipa_nsh: the local (non-shareable) variant used after relax_perms.</summary>
     internal void FlushVmidIpaLocal(ulong ipa, int level)
     {
+        if (TlbListener is { } tlb)
+        {
+            tlb.InvalidateStage2Ipa(ipa, level);
+            tlb.InvalidateStage1All();
+        }
         _counters.Add(Stage2Counter.TlbiIpas2e1);
         _counters.Add(Stage2Counter.TlbiVmalle1);
-        TlbListener?.OnInvalidateIpa(ipa, level);
     }
 
     /// <summary>__kvm_tlb_flush_vmid: TLBI VMALLS12E1IS, every stage-1 and stage-2 entry of the VMID.</summary>
     internal void FlushVmid()
     {
+        TlbListener?.InvalidateVmid();
         _counters.Add(Stage2Counter.TlbiVmalls12e1is);
-        TlbListener?.OnInvalidateVmid();
     }
 
     /// <summary>
@@ -59,9 +70,14 @@ public sealed partial class Stage2PageTable
             ulong chunk = Math.Min(pages, MaxTlbiRangePages);
             CountRangeOps(chunk);
             _counters.Add(Stage2Counter.TlbiVmalle1is);
+            if (TlbListener is { } tlb)
+            {
+                tlb.InvalidateStage2Range(ipa, chunk << Granule.PageShift);
+                tlb.InvalidateStage1All();
+            }
+            ipa += chunk << Granule.PageShift;
             pages -= chunk;
         }
-        TlbListener?.OnInvalidateRange(ipa, sizeBytes);
     }
 
     private void CountRangeOps(ulong pages)

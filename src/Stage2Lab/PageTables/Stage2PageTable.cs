@@ -42,8 +42,6 @@ public sealed partial class Stage2PageTable
 
     public Stage2Geometry Geometry { get; }
 
-    /// <summary>Told of every TLB invalidation (a guest TLB model); null when nobody listens, which costs nothing.</summary>
-    public ITlbInvalidationListener? TlbListener { get; set; }
 
     public Granule Granule => Geometry.Granule;
 

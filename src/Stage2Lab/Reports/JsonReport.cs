@@ -10,7 +10,7 @@ using Stage2Lab.Simulation.Runs;
 namespace Stage2Lab.Reports;
 
 /// <summary>
-/// The JSON output of `run` and `compare` (schema "stage2lab.result/1", documented in docs/output-format.md).
+/// The JSON output of `run` and `compare` (schema "stage2lab.result/2", documented in docs/output-format.md).
 /// Keys come in a fixed order and numbers are exact integers (times in nanoseconds), so the same scenario and
 /// seed give byte-identical JSON.
 /// </summary>

@@ -25,6 +25,9 @@ public sealed class Scenario
     public List<MemslotSpec> Memslots { get; } = new();
 
     public List<TimelineEvent> Timeline { get; } = new();
+
+    /// <summary>The guest's own stage 1 (the <c>guest:</c> section); null: the default (<see cref="GuestSpec"/>).</summary>
+    public GuestSpec? Guest { get; set; }
 }
 
 /// <summary>Where in the scenario file something was written.</summary>

@@ -73,7 +73,7 @@ public static class ScenarioReader
 
         public void Root(YamlNode root)
         {
-            var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline");
+            var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline", "guest");
             if (f is null)
                 return;
             _s.Name = f.String("name") ?? Path.GetFileNameWithoutExtension(_s.SourceFile);
@@ -94,6 +94,8 @@ public static class ScenarioReader
             }
             if (f["timeline"] is { } timeline)
                 Timeline(timeline);
+            if (f["guest"] is { } guest)
+                _s.Guest = GuestSectionReader.Read(_r, guest, _s);
         }
 
         private void Host(YamlNode node)

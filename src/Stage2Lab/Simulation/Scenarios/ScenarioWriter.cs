@@ -56,6 +56,8 @@ public static class ScenarioWriter
             foreach (TimelineEvent ev in s.Timeline)
                 y.Append(Comments(itemComments, ev, "  ")).Append("  - ").Append(Event(ev)).Append('\n');
         }
+        if (s.Guest is { } guest)
+            GuestSectionWriter.Write(y, guest);
         return y.ToString();
     }
 
