@@ -88,7 +88,9 @@ public static class DecisionText
         PfnFaultInStep p => p.Found ? $"gfn {H(p.Gfn)} → PA {H(p.Pa)}{(p.Writable ? ", writable" : ", read-only")}" : "no host page: -EFAULT",
         DeviceDetectedStep d => d.Effect switch
         {
-            DeviceEffect.ForceNonCacheable => "PFNMAP/MIXEDMAP pfn is not RAM: s2_force_noncacheable (no THP upgrade)",
+            DeviceEffect.ForceNonCacheable => d.Function == KernelFunctions.KvmS2FaultPinPfn
+                ? "PFNMAP/MIXEDMAP pfn is not RAM: map_non_cacheable (no THP upgrade)"
+                : "PFNMAP/MIXEDMAP pfn is not RAM: s2_force_noncacheable (no THP upgrade)",
             DeviceEffect.NoThpUpgrade => $"PA {H(d.Pa)} is not RAM: device (no THP upgrade)",
             DeviceEffect.ForcePte => $"PA {H(d.Pa)} is not RAM: device, force_pte",
             DeviceEffect.KeepSize => $"PA {H(d.Pa)} is not RAM: device",
@@ -122,7 +124,7 @@ public static class DecisionText
             ? $"the leaf maps IPA {H(m.Ipa)} to PA {H(m.MappedPa)}, but the host maps its HVA {H(m.Hva)} to PA {H(hostPa)}: a wrong-PA mapping"
             : $"the leaf covers HVA {H(m.Hva)}, which no VMA maps: the guest reaches PA {H(m.MappedPa)} the VMM does not own",
         IoremapAtCreationStep i => $"slot creation mapped {Format.Count(i.Pages)} device pages one by one: IPA {H(i.Ipa)} → PA {H(i.Pa)}, {Size(i.SizeBytes)}{Err(i.Errno)}",
-        MemcacheTopupStep m => $"top up the {(m.HypMemcache ? "hyp memcache (pKVM)" : "vCPU memcache")} to {m.MinPages} pages: " + m.Reason switch
+        MemcacheTopupStep m => $"top up the {(m.HypMemcache ? "hyp memcache (pKVM)" : "vCPU memcache")} to {m.MinPages} page{(m.MinPages == 1 ? "" : "s")}: " + m.Reason switch
         {
             MemcacheTopupReason.NotPermissionFault => "not a permission fault, a new leaf may need table pages",
             MemcacheTopupReason.LoggingWrite => "a write with dirty logging may split a block",

@@ -88,6 +88,11 @@ public sealed partial class InvariantChecker
             CheckHostPa(in leaf, pa, sizeBytes);
         }
         CheckDeviceAttributes(in leaf, pa, sizeBytes, vma);
+
+        // fault_supports_stage2_huge_mapping (6.15+ mmu.c): pKVM maps PMD_SIZE blocks only, a protected guest pages.
+        if (vm.Config.ProtectedKvmEnabled && leafSize > vm.PageSize && (vm.Config.Flavor == VmFlavor.ProtectedPkvm || leafSize != vm.Host.Config.PmdSize))
+            Report(InvariantKind.ProtectedKvmBlockSize, ipa, leafSize, leaf,
+                $"{LeafText(in leaf, pa)} is a 0x{leafSize:x} block under {(vm.Config.Flavor == VmFlavor.ProtectedPkvm ? "a protected guest (pages only)" : $"protected KVM (PMD_SIZE 0x{vm.Host.Config.PmdSize:x} only)")}");
         if (slot is null)
             return;
 
