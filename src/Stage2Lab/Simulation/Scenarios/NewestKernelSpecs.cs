@@ -72,9 +72,10 @@ internal static class NewestKernelSpecs
                 r.Error(entry, p, $"{problem}; fix the leaf");
                 continue;
             }
-            L1Stage2Mapping? overlap = spec.L1Stage2.Find(o => o.L2Ipa < leaf.L2End && leaf.L2Ipa < o.L2End);
-            if (overlap is { } o)
+            int clash = spec.L1Stage2.FindIndex(o => o.L2Ipa < leaf.L2End && leaf.L2Ipa < o.L2End);
+            if (clash >= 0)
             {
+                L1Stage2Mapping o = spec.L1Stage2[clash];
                 r.Error(entry, p, $"L2 IPA range [0x{leaf.L2Ipa:x}, 0x{leaf.L2End:x}) overlaps the leaf at L2 IPA 0x{o.L2Ipa:x}; the L1 stage-2 leaves must not overlap");
                 continue;
             }
