@@ -57,6 +57,20 @@ public class FaultPathBenchmarks
         return vm.Counters.Mapped;
     }
 
+    /// <summary>The same faults under v7.4 (the kvm_s2_fault_* driver), and under v7.4 with pKVM (every fault tops the memcache up).</summary>
+    [Benchmark(OperationsPerInvoke = Pages, Description = "fault: 4K translation faults over 1 GiB, v7.4, per fault")]
+    [Arguments(false)]
+    [Arguments(true)]
+    public long Fault4KV74(bool pkvm)
+    {
+        KvmVm vm = NewRamVm(GiB, thp: false, "v7.4", pkvm ? VmFlavor.Pkvm : VmFlavor.Kvm);
+        foreach (ulong ipa in _faultOrder)
+            vm.Access(ipa, AccessKind.Write);
+        if (vm.Counters.Mapped != Pages)
+            throw new InvalidOperationException($"expected {Pages} 4K faults, got {vm.Counters.Mapped}");
+        return vm.Counters.Mapped;
+    }
+
     [Benchmark(OperationsPerInvoke = Lookups, Description = "hit: accesses to mapped 4K pages, per access")]
     public long Hit()
     {

@@ -109,13 +109,13 @@ internal static class Workloads
     /// A host with <paramref name="ramBytes"/> of RAM and one anonymous VMA of <paramref name="guestBytes"/>
     /// (THP or not) at <see cref="GuestHva"/>, and a v6.18 VM with one slot mapping it at <see cref="GuestIpa"/>.
     /// </summary>
-    public static KvmVm NewRamVm(ulong guestBytes, bool thp, string policy = "v6.18")
+    public static KvmVm NewRamVm(ulong guestBytes, bool thp, string policy = "v6.18", VmFlavor flavor = VmFlavor.Kvm)
     {
         var memory = new PhysicalMemory();
         Check(memory.AddRam(HostRamBase, guestBytes));
         var host = new HostAddressSpace(new HostPageTableConfig(Granule.Size4K), memory);
         Check(host.AddVma(new Vma { Start = GuestHva, End = GuestHva + guestBytes, Kind = VmaKind.Anonymous, BasePa = HostRamBase, Thp = thp }));
-        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyRegistry.Create(policy));
+        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40, Flavor = flavor }, host, PolicyRegistry.Create(policy));
         Check(vm.SetUserMemoryRegion(0, GuestIpa, guestBytes, GuestHva, MemslotFlags.None));
         return vm;
     }

@@ -19,6 +19,7 @@ internal static class FuzzCommand
         var layout = new Option<string>("--layout") { Description = "ordinary (a careful VMM's layouts) or any (every feature, including the known kernel breakers).", DefaultValueFactory = _ => "any" };
         layout.AcceptOnlyFromAmong("ordinary", "any");
         var only = new Option<string?>("--invariant") { Description = $"Look for this invariant only (others are ignored): {string.Join(", ", Enum.GetNames<Stage2Lab.Simulation.Invariants.InvariantKind>())}." };
+        var pkvm = new Option<bool>("--pkvm") { Description = "Fuzz non-protected guests under protected KVM (pkvm; v6.18 and v7.4 only)." };
         var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY-seed-SEED.yaml." };
         var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces. " + ExitCodes.HelpText)
         {
@@ -28,11 +29,15 @@ internal static class FuzzCommand
             seconds,
             layout,
             only,
+            pkvm,
             output,
         };
         command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
         {
             string name = parse.GetValue(policy)!;
+            var flavor = parse.GetValue(pkvm) ? Stage2Lab.Kvm.VmFlavor.Pkvm : Stage2Lab.Kvm.VmFlavor.Kvm;
+            if (!PolicyRegistry.Create(name).Supports(flavor))
+                throw new UsageException($"--pkvm needs a policy that models protected KVM ({string.Join(", ", PolicyRegistry.All.Where(d => d.Create().Supports(flavor)).Select(d => d.Name))}); {name} does not");
             long maxEvents = parse.GetValue(events);
             double maxSeconds = parse.GetValue(seconds);
             if (maxEvents < 0 || maxSeconds < 0)
@@ -50,6 +55,7 @@ internal static class FuzzCommand
             var options = new FuzzOptions
             {
                 Policy = name,
+                Flavor = flavor,
                 Seed = parse.GetValue(seed),
                 MaxEvents = maxEvents,
                 Seconds = maxSeconds,
@@ -59,7 +65,8 @@ internal static class FuzzCommand
             };
             FuzzReport report = Fuzzer.Run(options);
             bar.Done();
-            string summary = $"fuzz {name} seed {report.Seed} layout {report.Layout.ToString().ToLowerInvariant()}: {Format.Count(report.Cases)} cases, {Format.Count(report.Events)} events in {report.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Format.Count((long)report.EventsPerSecond)} events/s)";
+            string pkvmText = flavor == Stage2Lab.Kvm.VmFlavor.Pkvm ? " --pkvm" : "";
+            string summary = $"fuzz {name}{(pkvmText.Length > 0 ? " pkvm" : "")} seed {report.Seed} layout {report.Layout.ToString().ToLowerInvariant()}: {Format.Count(report.Cases)} cases, {Format.Count(report.Events)} events in {report.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Format.Count((long)report.EventsPerSecond)} events/s)";
             if (report.Finding is not { } finding)
             {
                 stdout.WriteLine(summary + ", no invariant violation");
@@ -68,7 +75,7 @@ internal static class FuzzCommand
             string path = parse.GetValue(output) ?? $"fuzz-{name}-seed-{report.Seed}.yaml";
             var comments = new[]
             {
-                $"Reproducer found by: s2lab fuzz --policy {name} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}{(onlyKind is { } k ? $" --invariant {k}" : "")}",
+                $"Reproducer found by: s2lab fuzz --policy {name}{pkvmText} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}{(onlyKind is { } k ? $" --invariant {k}" : "")}",
                 $"Violation: {finding.Violation}",
                 $"Found after {finding.EventsToFind} events ({finding.TimeToFind.TotalSeconds:0.00} s, case {finding.CaseIndex}); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s.",
                 $"Reproduce: s2lab check {Path.GetFileName(path)}",

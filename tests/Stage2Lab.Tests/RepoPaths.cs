@@ -20,5 +20,8 @@ internal static class RepoPaths
 
     public static string FaultGolden => Path.Combine(Shared, "fgolden");
 
+    /// <summary>The newest kernel's fault-path goldens (v74-*, v74pkvm-*).</summary>
+    public static string FaultGoldenV74 => Path.Combine(Shared, "fgolden-v74");
+
     public static string Examples => Path.Combine(RepoRoot, "examples");
 }

@@ -8,6 +8,7 @@ public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EIO = 5;
     public const int E2BIG = 7;
     public const int ENOEXEC = 8;
     public const int EAGAIN = 11;
@@ -24,6 +25,7 @@ public static class Errno
         0 => "OK",
         EPERM => "EPERM",
         ENOENT => "ENOENT",
+        EIO => "EIO",
         E2BIG => "E2BIG",
         ENOEXEC => "ENOEXEC",
         EAGAIN => "EAGAIN",

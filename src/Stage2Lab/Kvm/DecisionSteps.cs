@@ -156,6 +156,8 @@ public enum HugeMappingResult : byte
     OutsideSlot,
     /// <summary>pKVM (a non-protected guest under protected KVM) supports PMD_SIZE blocks only.</summary>
     ProtectedKvmPmdOnly,
+    /// <summary>7.x: a protected guest (vcpu_is_protected) gets no block at all.</summary>
+    ProtectedGuest,
 }
 
 /// <summary>
@@ -177,7 +179,7 @@ public sealed record HugeMappingCheckStep(ulong SizeBytes, ulong Hva, ulong Slot
 }
 
 /// <summary>A CONT_PMD hugetlb page is mapped with PMD_SIZE blocks.</summary>
-public sealed record ContPmdStep(ulong ContPmdSizeBytes, ulong PmdSizeBytes) : DecisionStep(KernelFunctions.UserMemAbort)
+public sealed record ContPmdStep(ulong ContPmdSizeBytes, ulong PmdSizeBytes, string Caller = KernelFunctions.UserMemAbort) : DecisionStep(Caller)
 {
     public override bool LimitsSize(ulong maxBlockBytes) => PmdSizeBytes < maxBlockBytes;
 }
@@ -220,16 +222,16 @@ public sealed record CacheablePfnMapCheckStep(bool Fwb, bool Dic) : DecisionStep
 }
 
 /// <summary>Logging and not a write: mapped read-only until the page is written.</summary>
-public sealed record LoggingReadOnlyStep() : DecisionStep(KernelFunctions.UserMemAbort);
+public sealed record LoggingReadOnlyStep(string Caller = KernelFunctions.UserMemAbort) : DecisionStep(Caller);
 
 /// <summary>An instruction fetch from device memory: -ENOEXEC.</summary>
-public sealed record ExecOnDeviceStep() : DecisionStep(KernelFunctions.UserMemAbort)
+public sealed record ExecOnDeviceStep(string Caller = KernelFunctions.UserMemAbort) : DecisionStep(Caller)
 {
     public override bool? Passed => false;
 }
 
 /// <summary>A permission fault on a block keeps the block's size (fault_granule, 5.15+).</summary>
-public sealed record FaultGranuleKeptStep(ulong SizeBytes) : DecisionStep(KernelFunctions.UserMemAbort);
+public sealed record FaultGranuleKeptStep(ulong SizeBytes, string Caller = KernelFunctions.UserMemAbort) : DecisionStep(Caller);
 
 /// <summary>
 /// transparent_hugepage_adjust (5.15+): the host leaf size from get_user_mapping_size; a THP (a leaf of at least

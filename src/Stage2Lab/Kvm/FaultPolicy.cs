@@ -26,6 +26,21 @@ public abstract class FaultPolicy
     /// </summary>
     public virtual bool InjectsAbortBeyondIpaSize => false;
 
+    /// <summary>
+    /// Whether this version has a fault path for VMs of <paramref name="flavor"/>: pKVM's non-protected guests
+    /// (6.15+), protected guests (7.x). A VM of another flavor cannot be built with this policy.
+    /// </summary>
+    public virtual bool Supports(VmFlavor flavor) => flavor == VmFlavor.Kvm;
+
+    /// <summary>Whether faults taken for an L2 guest (a shadow stage 2, kvm_s2_trans) are modelled for this version.</summary>
+    public virtual bool SupportsNested => false;
+
+    /// <summary>Whether KVM_MEM_GUEST_MEMFD is a valid memslot flag (else the ioctl fails with -EINVAL).</summary>
+    public virtual bool SupportsGuestMemfd => false;
+
+    /// <summary>Whether memslot TLB flushes are range flushes for a VM of <paramref name="flavor"/>.</summary>
+    public virtual bool RangeFlushFor(VmFlavor flavor) => RangeFlushOfMemslots;
+
     /// <summary>user_mem_abort: decide and install the stage-2 mapping for one fault.</summary>
     public abstract FaultResult UserMemAbort(in FaultContext ctx);
 
@@ -35,8 +50,11 @@ public abstract class FaultPolicy
     /// <summary>kvm_arch_commit_memory_region.</summary>
     public abstract void CommitMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot? slot, MemslotChange change);
 
-    /// <summary>kvm_arch_flush_shadow_memslot: a deleted or moved slot's IPA range is unmapped.</summary>
-    public virtual void FlushShadowMemslot(in MemslotContext ctx, Memslot slot) => ctx.Mmu.UnmapRange(slot.Ipa, slot.SizeBytes);
+    /// <summary>
+    /// kvm_arch_flush_shadow_memslot: a deleted or moved slot's IPA range is unmapped, and (7.x,
+    /// kvm_nested_unmap_cipa_range) whatever a shadow stage 2 mapped from it.
+    /// </summary>
+    public virtual void FlushShadowMemslot(in MemslotContext ctx, Memslot slot) => ctx.Mmu.UnmapGfnRange(slot.Ipa, slot.SizeBytes);
 
     public override string ToString() => Name;
 }

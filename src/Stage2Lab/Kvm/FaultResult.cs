@@ -19,6 +19,8 @@ public enum FaultOutcome : byte
     Error,
     /// <summary>The IPA is beyond the VM's IPA size: an external abort is injected.</summary>
     Injected,
+    /// <summary>An L2 guest's fault the L1 hypervisor's own stage 2 does not map or allow: forwarded to L1 (kvm_inject_s2_fault).</summary>
+    ForwardedToL1,
 }
 
 /// <summary>The kind of stage-2 abort the hardware raised (ESR_EL2.DFSC/IFSC).</summary>

@@ -27,4 +27,27 @@ public static class KernelFunctions
     public const string Stage2Map = "kvm_pgtable_stage2_map";
     public const string Stage2RelaxPerms = "kvm_pgtable_stage2_relax_perms";
     public const string KvmPhysAddrIoremap = "kvm_phys_addr_ioremap";
+
+    // 6.17+: the memcache helper user_mem_abort and gmem_abort share.
+    public const string PrepareMmuMemcache = "prepare_mmu_memcache";
+    public const string GmemAbort = "gmem_abort";
+    public const string KvmGmemGetPfn = "kvm_gmem_get_pfn";
+
+    // 7.x (kvmarm/next, the v7.4 cycle): user_mem_abort as a driver over kvm_s2_fault_* steps.
+    public const string TopupMmuMemcache = "topup_mmu_memcache";
+    public const string KvmS2FaultPinPfn = "kvm_s2_fault_pin_pfn";
+    public const string KvmS2FaultGetVmaInfo = "kvm_s2_fault_get_vma_info";
+    public const string KvmS2ResolveVmaSize = "kvm_s2_resolve_vma_size";
+    public const string GetCanonicalGfn = "get_canonical_gfn";
+    public const string KvmS2FaultComputeProt = "kvm_s2_fault_compute_prot";
+    public const string KvmS2FaultMap = "kvm_s2_fault_map";
+    public const string ProtectedPkvmMemAbort = "protected_pkvm_mem_abort";
+    public const string PinUserPages = "pin_user_pages";
+
+    // Nested virtualization (a fault taken while an L2 guest runs on a shadow stage 2).
+    public const string KvmWalkNestedS2 = "kvm_walk_nested_s2";
+    public const string KvmS2HandlePermFault = "kvm_s2_handle_perm_fault";
+    public const string KvmInjectS2Fault = "kvm_inject_s2_fault";
+    public const string AdjustNestedFaultPerms = "adjust_nested_fault_perms";
+    public const string AdjustNestedExecPerms = "adjust_nested_exec_perms";
 }

@@ -52,3 +52,18 @@ public sealed record ManualProtectNotEnabled(int SlotId) : KvmRefusal(SlotId);
 
 /// <summary>kvm_clear_dirty_log_protect: first_page not a multiple of 64, or the range leaves the slot.</summary>
 public sealed record ClearRangeInvalid(int SlotId, ulong FirstPage, ulong NumPages, ulong SlotPages) : KvmRefusal(SlotId);
+
+/// <summary>check_memory_region_flags: KVM_MEM_GUEST_MEMFD is not a flag this kernel knows (arm64 guest_memfd: 6.18+).</summary>
+public sealed record GuestMemfdUnsupported(int SlotId) : KvmRefusal(SlotId);
+
+/// <summary>check_memory_region_flags: a guest_memfd slot can be neither READONLY nor dirty-logged.</summary>
+public sealed record GuestMemfdFlagsInvalid(int SlotId, MemslotFlags Flags) : KvmRefusal(SlotId);
+
+/// <summary>kvm_set_memory_region: "private memslots are immutable, they can only be deleted".</summary>
+public sealed record GuestMemfdImmutable(int SlotId) : KvmRefusal(SlotId);
+
+/// <summary>kvm_arch_prepare_memory_region (7.x): a protected VM's slots can be neither dirty-logged nor READONLY.</summary>
+public sealed record ProtectedVmSlotFlags(int SlotId, MemslotFlags Flags) : KvmRefusal(SlotId);
+
+/// <summary>kvm_arch_prepare_memory_region (7.x): once a protected VM has run, its slots cannot be deleted or moved.</summary>
+public sealed record ProtectedVmSlotsLocked(int SlotId, MemslotChange Change) : KvmRefusal(SlotId);

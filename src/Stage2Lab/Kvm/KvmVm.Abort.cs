@@ -27,6 +27,7 @@ public sealed partial class KvmVm
     /// </summary>
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)
     {
+        HypVmCreated |= Config.ProtectedKvmEnabled;
         Translation t = Stage2.Access(ipa, access);
         FaultResult result;
         if (t.IsMapped)
@@ -63,7 +64,7 @@ public sealed partial class KvmVm
                 TranslationOutcome.AddressSizeFault => WalkFinding.BeyondIpaSize,
                 _ => WalkFinding.TranslationFault,
             }, t.Level, 0, Config.IpaBits));
-            result = HandleGuestAbort(ipa, access, status, t.Level, explain) with { Status = status, FaultLevel = t.Level };
+            result = HandleGuestAbort(Mmu, ipa, null, access, status, t.Level, explain) with { Status = status, FaultLevel = t.Level };
         }
         _counters.Count(result);
         if (explain is not null)
@@ -75,19 +76,22 @@ public sealed partial class KvmVm
     /// <summary>
     /// kvm_handle_guest_abort (same shape from 5.10 to 7.4): the IPA as HPFAR reports it (IPA[47:12]); no slot,
     /// or a write to a READONLY slot, is MMIO for the VMM — except an instruction fetch, which gets -ENOEXEC and
-    /// an injected abort; everything else is user_mem_abort's to decide.
+    /// an injected abort; everything else is user_mem_abort's to decide. For an L2 guest's fault
+    /// (<paramref name="nested"/>), the slot and HVA are those of the L1 IPA the L1 hypervisor's stage 2 gave, and
+    /// <paramref name="mmu"/> is the shadow stage 2.
     /// </summary>
-    private FaultResult HandleGuestAbort(ulong ipa, AccessKind access, FaultStatus status, int level, DecisionRecord? explain)
+    private FaultResult HandleGuestAbort(Stage2Mmu mmu, ulong ipa, NestedTranslation? nested, AccessKind access, FaultStatus status, int level, DecisionRecord? explain)
     {
         ulong faultIpa = ipa & ~0xFFFUL;
-        Memslot? slot = Memslots.Find(faultIpa);
+        ulong canonicalIpa = nested is { } n ? n.OutputIpa : faultIpa;
+        Memslot? slot = Memslots.Find(canonicalIpa);
         bool writeFault = access == AccessKind.Write;
         if (slot is null || (writeFault && slot.IsReadOnly))
         {
             if (explain is not null)
             {
                 explain.Slot = slot is null ? null : MemslotInfo.Of(slot);
-                explain.Add(new MemslotLookupStep(faultIpa, explain.Slot, slot is not null, 0));
+                explain.Add(new MemslotLookupStep(canonicalIpa, explain.Slot, slot is not null, 0));
             }
             if (access == AccessKind.Exec)
             {
@@ -95,24 +99,24 @@ public sealed partial class KvmVm
                 return FaultResult.Fail(Errno.ENOEXEC);
             }
             explain?.Add(new MmioExitStep());
-            return new FaultResult { Outcome = FaultOutcome.Mmio, Ipa = ipa };
+            return new FaultResult { Outcome = FaultOutcome.Mmio, Ipa = nested is null ? ipa : canonicalIpa | (ipa & 0xFFFUL) };
         }
 
-        ulong hva = slot.HvaOf(faultIpa & Granule.PageMask);
+        ulong hva = slot.HvaOf(canonicalIpa & Granule.PageMask);
         if (explain is not null)
         {
             explain.Slot = MemslotInfo.Of(slot);
             explain.Hva = hva;
             explain.Vma = Host.FindVma(hva) is { } vma ? VmaInfo.Of(vma) : null;
-            explain.Add(new MemslotLookupStep(faultIpa, explain.Slot, false, hva));
+            explain.Add(new MemslotLookupStep(canonicalIpa, explain.Slot, false, hva));
         }
-        var ctx = new FaultContext(Mmu, Host, Config, slot, faultIpa, hva, access, status, level, explain);
+        var ctx = new FaultContext(mmu, Host, Config, slot, faultIpa, hva, access, status, level, explain, nested);
         // The counter snapshot (192 bytes) is taken only when someone wants this fault's events.
         if (explain is null && !RecordFaultEvents)
             return Policy.UserMemAbort(in ctx);
-        Stage2Counters before = Stage2.Counters;
+        Stage2Counters before = mmu.Pgt.Counters;
         FaultResult result = Policy.UserMemAbort(in ctx);
-        LastFaultEvents = Stage2.Counters - before;
+        LastFaultEvents = mmu.Pgt.Counters - before;
         if (explain is not null)
             explain.Events = LastFaultEvents;
         return result;

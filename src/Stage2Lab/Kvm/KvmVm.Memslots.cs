@@ -28,6 +28,16 @@ public sealed partial class KvmVm
             return KvmResult.Fail(Errno.EINVAL, new SlotHvaRangeInvalid(id, hva, sizeBytes));
         if (ipa + sizeBytes < ipa)
             return KvmResult.Fail(Errno.EINVAL, new SlotIpaWraps(id, ipa, sizeBytes));
+        // check_memory_region_flags (kvm_main.c): guest_memfd is a flag only newer kernels know, and such a slot can
+        // be neither dirty-logged nor READONLY. (Checked before the alignment checks in the kernel; every refusal
+        // is -EINVAL either way.)
+        if ((flags & MemslotFlags.GuestMemfd) != 0)
+        {
+            if (!Policy.SupportsGuestMemfd)
+                return KvmResult.Fail(Errno.EINVAL, new GuestMemfdUnsupported(id));
+            if ((flags & (MemslotFlags.LogDirtyPages | MemslotFlags.ReadOnly)) != 0)
+                return KvmResult.Fail(Errno.EINVAL, new GuestMemfdFlagsInvalid(id, flags));
+        }
 
         Memslot? old = Memslots.ById(id);
         if (sizeBytes == 0)
@@ -40,6 +50,9 @@ public sealed partial class KvmVm
         }
         else
         {
+            // kvm_set_memory_region: "Private memslots are immutable, they can only be deleted."
+            if ((flags & MemslotFlags.GuestMemfd) != 0)
+                return KvmResult.Fail(Errno.EINVAL, new GuestMemfdImmutable(id));
             if (hva != old.UserspaceAddr || sizeBytes != old.SizeBytes || ((flags ^ old.Flags) & MemslotFlags.ReadOnly) != 0)
                 return KvmResult.Fail(Errno.EINVAL, new SlotImmutableChange(id, MemslotInfo.Of(old)));
             if (ipa != old.Ipa)
@@ -81,13 +94,20 @@ public sealed partial class KvmVm
         return prepared;
     }
 
-    /// <summary>Deletes a slot (KVM_SET_USER_MEMORY_REGION with size 0): its IPA range is unmapped.</summary>
+    /// <summary>
+    /// Deletes a slot (KVM_SET_USER_MEMORY_REGION with size 0): kvm_set_memslot invalidates it (its IPA range is
+    /// unmapped), then asks the architecture, which may refuse (a protected VM that has run: -EPERM); the slot
+    /// then stays.
+    /// </summary>
     public KvmResult DeleteSlot(int id)
     {
         Memslot? old = id >= 0 && id < Memslots.MaxSlots ? Memslots.ById(id) : null;
         if (old is null)
             return KvmResult.Fail(Errno.EINVAL, new NoSuchSlot(id));
         Policy.FlushShadowMemslot(ArchContext(), old);
+        KvmResult prepared = Policy.PrepareMemoryRegion(ArchContext(), old, old, MemslotChange.Delete);
+        if (!prepared.Succeeded)
+            return prepared;
         Memslots.Remove(old);
         Policy.CommitMemoryRegion(ArchContext(), old, null, MemslotChange.Delete);
         return KvmResult.Ok;

@@ -40,7 +40,7 @@ public sealed partial class KvmVm
             ulong ipa = slot.IpaOf(start);
             ulong ipaEnd = slot.IpaOf(stop - 1) + 1;
             ipaEnd = (ipaEnd + PageSize - 1) & Granule.PageMask;
-            Mmu.UnmapRange(ipa, ipaEnd - ipa);
+            Mmu.UnmapGfnRange(ipa, ipaEnd - ipa);
         }
     }
 
@@ -50,6 +50,9 @@ public sealed partial class KvmVm
     /// </summary>
     public bool AgeHvaRange(ulong hva, ulong sizeBytes)
     {
+        // 7.x protected_pkvm_vm_s2_ops: no_age_gfn, the hypervisor does not support aging a protected guest.
+        if (Config.Flavor == VmFlavor.ProtectedPkvm)
+            return false;
         bool young = false;
         ulong end = (hva + sizeBytes + PageSize - 1) & Granule.PageMask;
         foreach (Memslot slot in Memslots.OverlappingHva(hva, end).ToList())

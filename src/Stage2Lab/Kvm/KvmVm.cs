@@ -17,10 +17,21 @@ public sealed partial class KvmVm
     {
         if (host.Config.Granule != config.Granule)
             throw new ArgumentException($"the VM granule ({config.Granule}) must be the host PAGE_SIZE ({host.Config.Granule})", nameof(config));
+        if (!policy.Supports(config.Flavor))
+            throw new ArgumentException($"policy {policy.Name} has no fault path for {config.Flavor} VMs", nameof(policy));
+        if (config.NestedStage2 is not null && !policy.SupportsNested)
+            throw new ArgumentException($"policy {policy.Name} does not model nested guests", nameof(policy));
         Config = config;
         Host = host;
         Policy = policy;
-        Mmu = new Stage2Mmu(config.Granule, config.IpaBits, config.Features, policy.PageTableApi, policy.RangeFlushOfMemslots, config.EagerSplitChunkBytes);
+        Mmu = new Stage2Mmu(config.Granule, config.IpaBits, config.Features, policy.PageTableApi, policy.RangeFlushFor(config.Flavor),
+            config.EagerSplitChunkBytes, config.Flavor);
+        if (config.NestedStage2 is not null)
+        {
+            // A shadow stage 2 for the L2 guest: no eager splitting, its own VMID.
+            Mmu.Shadow = new Stage2Mmu(config.Granule, config.IpaBits, config.Features, policy.PageTableApi, policy.RangeFlushFor(config.Flavor),
+                0, config.Flavor, isNested: true);
+        }
         Memslots = new MemslotTable(config.MaxSlots);
     }
 
@@ -49,9 +60,19 @@ public sealed partial class KvmVm
     /// <summary>Fault-path counts since the VM was created.</summary>
     public ref readonly VmCounters Counters => ref _counters;
 
-    /// <summary>What the architecture's memslot hooks may touch.</summary>
-    private MemslotContext ArchContext(DecisionRecord? explain = null) => new(Mmu, Host, Config, explain);
+    /// <summary>
+    /// pkvm_hyp_vm_is_created: under protected KVM the hypervisor's copy of the VM is created when a vCPU first
+    /// runs (the model: at the first guest access).
+    /// </summary>
+    public bool HypVmCreated { get; private set; }
 
-    /// <summary>kvm_free_stage2_pgd at VM teardown: every table page goes, no maintenance.</summary>
-    public void Teardown() => Stage2.DestroyRange(0, Mmu.IpaLimit);
+    /// <summary>What the architecture's memslot hooks may touch.</summary>
+    private MemslotContext ArchContext(DecisionRecord? explain = null) => new(Mmu, Host, Config, explain, HypVmCreated);
+
+    /// <summary>kvm_free_stage2_pgd at VM teardown: every table page goes, no maintenance (shadow stage 2 included).</summary>
+    public void Teardown()
+    {
+        Stage2.DestroyRange(0, Mmu.IpaLimit);
+        Mmu.Shadow?.Pgt.DestroyRange(0, Mmu.Shadow.IpaLimit);
+    }
 }

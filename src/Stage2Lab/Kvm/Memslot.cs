@@ -9,6 +9,8 @@ public enum MemslotFlags : byte
     LogDirtyPages = 1 << 0,
     /// <summary>KVM_MEM_READONLY: guest writes exit to the VMM as MMIO.</summary>
     ReadOnly = 1 << 1,
+    /// <summary>KVM_MEM_GUEST_MEMFD (KVM_SET_USER_MEMORY_REGION2): the slot's memory comes from a guest_memfd.</summary>
+    GuestMemfd = 1 << 2,
 }
 
 /// <summary>
@@ -53,6 +55,9 @@ public sealed class Memslot
 
     public bool IsReadOnly => (Flags & MemslotFlags.ReadOnly) != 0;
 
+    /// <summary>kvm_slot_has_gmem: faults on the slot go to gmem_abort.</summary>
+    public bool IsGuestMemfd => (Flags & MemslotFlags.GuestMemfd) != 0;
+
     /// <summary>memslot_is_logging: a dirty bitmap on a writable slot.</summary>
     public bool IsLogging => DirtyBitmap is not null && !IsReadOnly;
 
@@ -65,5 +70,5 @@ public sealed class Memslot
     public ulong IpaOf(ulong hva) => Ipa + (hva - UserspaceAddr);
 
     public override string ToString() =>
-        $"slot {Id} IPA [0x{Ipa:x}, 0x{IpaEnd:x}) HVA [0x{UserspaceAddr:x}, 0x{HvaEnd:x}){(IsReadOnly ? " ro" : "")}{((Flags & MemslotFlags.LogDirtyPages) != 0 ? " log" : "")}";
+        $"slot {Id} IPA [0x{Ipa:x}, 0x{IpaEnd:x}) HVA [0x{UserspaceAddr:x}, 0x{HvaEnd:x}){(IsReadOnly ? " ro" : "")}{((Flags & MemslotFlags.LogDirtyPages) != 0 ? " log" : "")}{(IsGuestMemfd ? " guest-memfd" : "")}";
 }

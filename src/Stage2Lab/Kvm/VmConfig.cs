@@ -20,6 +20,31 @@ public sealed record VmConfig
 
     /// <summary>KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET.</summary>
     public bool ManualDirtyLogProtect { get; init; }
+
+    /// <summary>kvm->arch.vm_flavor: an ordinary VM, or (kvm-arm.mode=protected) a non-protected or protected pKVM guest.</summary>
+    public VmFlavor Flavor { get; init; }
+
+    /// <summary>
+    /// For a VM that runs an L2 guest (nested virtualization): the L1 hypervisor's own stage 2 for it. Null: no L2
+    /// guest. Faults the L2 guest takes map through a shadow stage 2 (KvmVm.AccessNested).
+    /// </summary>
+    public GuestStage2? NestedStage2 { get; init; }
+
+    /// <summary>is_protected_kvm_enabled(): the host booted with kvm-arm.mode=protected.</summary>
+    public bool ProtectedKvmEnabled => Flavor != VmFlavor.Kvm;
+}
+
+/// <summary>
+/// enum kvm_vm_flavor (7.x, arch/arm64/kvm/mmu.c arm64_vm_s2_ops): which set of stage-2 operations the VM uses.
+/// </summary>
+public enum VmFlavor : byte
+{
+    /// <summary>VM_VHE / VM_NVHE: KVM owns the stage 2 (kvm_default_vm_s2_ops).</summary>
+    Kvm,
+    /// <summary>VM_PKVM: a non-protected guest under protected KVM; EL2 applies the stage 2 (pkvm_vm_s2_ops).</summary>
+    Pkvm,
+    /// <summary>VM_PROTECTED_PKVM: a protected guest; its memory is donated page by page (protected_pkvm_vm_s2_ops).</summary>
+    ProtectedPkvm,
 }
 
 /// <summary>The outcome of a KVM ioctl: 0, or the kernel's errno and why, as data.</summary>

@@ -11,10 +11,12 @@ public struct VmCounters
     public long Retries;
     public long Errors;
     public long Injected;
+    /// <summary>An L2 guest's faults the L1 hypervisor's stage 2 did not map or allow (kvm_inject_s2_fault).</summary>
+    public long ForwardedToL1;
     public long DirtyPagesMarked;
     public long NonRamPageTouches;
 
-    public readonly long Faults => Mapped + Relaxed + MmioExits + Retries + Errors + Injected;
+    public readonly long Faults => Mapped + Relaxed + MmioExits + Retries + Errors + Injected + ForwardedToL1;
 
     public void Count(in FaultResult result)
     {
@@ -27,6 +29,7 @@ public struct VmCounters
             case FaultOutcome.Mmio: MmioExits++; break;
             case FaultOutcome.Retry: Retries++; break;
             case FaultOutcome.Error: Errors++; break;
+            case FaultOutcome.ForwardedToL1: ForwardedToL1++; break;
             default: Injected++; break;
         }
         if (result.TouchedNonRamPage)
@@ -45,6 +48,7 @@ public struct VmCounters
         Retries = a.Retries + b.Retries,
         Errors = a.Errors + b.Errors,
         Injected = a.Injected + b.Injected,
+        ForwardedToL1 = a.ForwardedToL1 + b.ForwardedToL1,
         DirtyPagesMarked = a.DirtyPagesMarked + b.DirtyPagesMarked,
         NonRamPageTouches = a.NonRamPageTouches + b.NonRamPageTouches,
     };
@@ -59,6 +63,7 @@ public struct VmCounters
         Retries = a.Retries - b.Retries,
         Errors = a.Errors - b.Errors,
         Injected = a.Injected - b.Injected,
+        ForwardedToL1 = a.ForwardedToL1 - b.ForwardedToL1,
         DirtyPagesMarked = a.DirtyPagesMarked - b.DirtyPagesMarked,
         NonRamPageTouches = a.NonRamPageTouches - b.NonRamPageTouches,
     };

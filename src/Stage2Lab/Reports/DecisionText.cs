@@ -38,7 +38,7 @@ public static class DecisionText
     };
 
     public static string Slot(MemslotInfo s) =>
-        $"slot {s.Id} IPA [{H(s.Ipa)}, {H(s.IpaEnd)}) HVA [{H(s.Hva)}, {H(s.HvaEnd)}){((s.Flags & MemslotFlags.ReadOnly) != 0 ? " ro" : "")}{((s.Flags & MemslotFlags.LogDirtyPages) != 0 ? " log" : "")}";
+        $"slot {s.Id} IPA [{H(s.Ipa)}, {H(s.IpaEnd)}) HVA [{H(s.Hva)}, {H(s.HvaEnd)}){((s.Flags & MemslotFlags.ReadOnly) != 0 ? " ro" : "")}{((s.Flags & MemslotFlags.LogDirtyPages) != 0 ? " log" : "")}{((s.Flags & MemslotFlags.GuestMemfd) != 0 ? " guest-memfd" : "")}";
 
     public static string Vma(VmaInfo v)
     {
@@ -88,7 +88,9 @@ public static class DecisionText
         PfnFaultInStep p => p.Found ? $"gfn {H(p.Gfn)} → PA {H(p.Pa)}{(p.Writable ? ", writable" : ", read-only")}" : "no host page: -EFAULT",
         DeviceDetectedStep d => d.Effect switch
         {
-            DeviceEffect.ForceNonCacheable => "PFNMAP/MIXEDMAP pfn is not RAM: s2_force_noncacheable (no THP upgrade)",
+            DeviceEffect.ForceNonCacheable => d.Function == KernelFunctions.KvmS2FaultPinPfn
+                ? "PFNMAP/MIXEDMAP pfn is not RAM: map_non_cacheable (no THP upgrade)"
+                : "PFNMAP/MIXEDMAP pfn is not RAM: s2_force_noncacheable (no THP upgrade)",
             DeviceEffect.NoThpUpgrade => $"PA {H(d.Pa)} is not RAM: device (no THP upgrade)",
             DeviceEffect.ForcePte => $"PA {H(d.Pa)} is not RAM: device, force_pte",
             DeviceEffect.KeepSize => $"PA {H(d.Pa)} is not RAM: device",
@@ -122,6 +124,38 @@ public static class DecisionText
             ? $"the leaf maps IPA {H(m.Ipa)} to PA {H(m.MappedPa)}, but the host maps its HVA {H(m.Hva)} to PA {H(hostPa)}: a wrong-PA mapping"
             : $"the leaf covers HVA {H(m.Hva)}, which no VMA maps: the guest reaches PA {H(m.MappedPa)} the VMM does not own",
         IoremapAtCreationStep i => $"slot creation mapped {Format.Count(i.Pages)} device pages one by one: IPA {H(i.Ipa)} → PA {H(i.Pa)}, {Size(i.SizeBytes)}{Err(i.Errno)}",
+        MemcacheTopupStep m => $"top up the {(m.HypMemcache ? "hyp memcache (pKVM)" : "vCPU memcache")} to {m.MinPages} page{(m.MinPages == 1 ? "" : "s")}: " + m.Reason switch
+        {
+            MemcacheTopupReason.NotPermissionFault => "not a permission fault, a new leaf may need table pages",
+            MemcacheTopupReason.LoggingWrite => "a write with dirty logging may split a block",
+            MemcacheTopupReason.Logging => "dirty logging: the fault may split a block",
+            MemcacheTopupReason.ProtectedKvm => "under pKVM every fault tops up (EL2 wants the min-pages memcache)",
+            _ => "every fault",
+        },
+        MaxMapSizeStep m => m.Reason switch
+        {
+            MaxMapSizeReason.DirtyLogging => $"dirty logging is on: max_map_size = PAGE_SIZE ({Size(m.MaxMapSizeBytes)})",
+            MaxMapSizeReason.ContPteHugetlb => $"CONT_PTE hugetlb page ({Size(m.FromSizeBytes)}): PAGE_SIZE, max_map_size = PAGE_SIZE",
+            _ => $"no block fits: PAGE_SIZE, max_map_size = PAGE_SIZE ({Size(m.MaxMapSizeBytes)})",
+        },
+        NestedClampStep n => $"shadow stage 2: the L1 hypervisor maps this with a {Size(n.TransSizeBytes)} leaf (kvm_s2_trans_size): max_map_size {Size(n.FromMaxMapSizeBytes)} → {Size(n.MaxMapSizeBytes)}, "
+            + (n.SizeBytes < n.FromSizeBytes ? $"mapping {Size(n.FromSizeBytes)} → {Size(n.SizeBytes)}" : $"mapping stays {Size(n.SizeBytes)}"),
+        CanonicalGfnStep c => $"the pfn is looked up at L1 IPA {H(c.L1Ipa)} aligned down to {Size(c.SizeBytes)}: {H(c.CanonicalIpa)}",
+        NestedWalkStep n => n.Found
+            ? $"the L1 hypervisor's stage 2 maps L2 IPA {H(n.L2Ipa)} to L1 IPA {H(n.L1Ipa)} with a {Size(n.SizeBytes)} leaf, {n.Perms.ToLetters()}"
+            : $"the L1 hypervisor's stage 2 does not map L2 IPA {H(n.L2Ipa)}",
+        NestedPermissionStep n => $"the L1 hypervisor's leaf ({n.Perms.ToLetters()}) does not allow the {AccessName(n.Access)}",
+        L1FaultInjectedStep l => $"the {(l.Status == FaultStatus.Permission ? "permission" : "translation")} fault at L2 IPA {H(l.L2Ipa)} is forwarded to the L1 hypervisor",
+        NestedPermsAdjustStep n => $"the L1 leaf is {n.L1Perms.ToLetters()}: prot {n.Before.ToLetters()} → {n.After.ToLetters()}",
+        GmemPfnStep g => g.Found ? $"guest_memfd page for gfn {H(g.Gfn)}: PA {H(g.Pa)}" : $"no guest_memfd page for gfn {H(g.Gfn)}: KVM_EXIT_MEMORY_FAULT, -EFAULT",
+        GmemPageSizeStep g => $"guest_memfd has no huge pages: PAGE_SIZE ({Size(g.PageSizeBytes)})",
+        ProtectedPinStep p => p.Result switch
+        {
+            PinResult.Pinned => $"pinned the page at HVA {H(p.Hva)} (PA {H(p.Pa)}) for the long term",
+            PinResult.NotSwapBacked => $"the page at HVA {H(p.Hva)} is not swap-backed (page cache, hugetlbfs): -EIO",
+            _ => $"no writable page can be pinned at HVA {H(p.Hva)} (no VMA, VM_PFNMAP/VM_IO or read-only): -EFAULT",
+        },
+        ProtectedPageStep p => $"a protected guest's memory is donated one page at a time: PAGE_SIZE ({Size(p.PageSizeBytes)}), RWX",
         _ => step.ToString(),
     };
 
@@ -154,6 +188,7 @@ public static class DecisionText
                 $"{name}: slot IPA {H(h.SlotIpa)} ≡ {H(h.IpaResidue)} but slot HVA {H(h.SlotHva)} ≡ {H(h.HvaResidue)} (mod {name}): a block would map the wrong pages",
             HugeMappingResult.OutsideSlot => $"{name}: {block} is not inside {slot}",
             HugeMappingResult.ProtectedKvmPmdOnly => $"{name}: under protected KVM only PMD_SIZE blocks are supported",
+            HugeMappingResult.ProtectedGuest => $"{name}: a protected guest gets no block mappings",
             _ => $"{name}: IPA/HVA offsets agree ({H(h.IpaResidue)}); {block} lies inside {slot}",
         };
     }
@@ -166,6 +201,7 @@ public static class DecisionText
         FaultOutcome.Mmio => "exit to the VMM (KVM_EXIT_MMIO)",
         FaultOutcome.Retry => "return to the guest without a change (retry)",
         FaultOutcome.Injected => "abort injected into the guest (IPA beyond the VM's IPA size)",
+        FaultOutcome.ForwardedToL1 => "stage-2 abort forwarded to the L1 hypervisor (its own stage 2 does not map or allow the access)",
         _ => r.Errno == Errno.ENOEXEC ? "-ENOEXEC: an abort is injected into the guest" : $"-{Errno.Name(r.Errno)} returned to the VMM",
     };
 

@@ -75,6 +75,8 @@ public static class JsonReport
         WriteLevels(w, "tablePages", run.Final.TablePages);
         w.WriteNumber("tableBytes", run.Final.TableBytes);
         w.WriteNumber("dirtyPages", run.Final.DirtyPages);
+        if (run.Final.ShadowLeaves is { } shadow)
+            WriteLevels(w, "shadowLeaves", shadow);
         w.WriteEndObject();
 
         w.WriteStartObject("totals");
@@ -128,6 +130,7 @@ public static class JsonReport
         w.WriteNumber("retry", f.Retries);
         w.WriteNumber("errors", f.Errors);
         w.WriteNumber("injected", f.Injected);
+        w.WriteNumber("forwardedToL1", f.ForwardedToL1);
         w.WriteNumber("dirtyPagesMarked", f.DirtyPagesMarked);
         w.WriteEndObject();
     }

@@ -28,6 +28,11 @@ public static class RefusalText
         NoSuchSlot r => $"slot {r.SlotId} does not exist",
         NoDirtyBitmap r => $"slot {r.SlotId} has no dirty bitmap (logging is off)",
         ManualProtectNotEnabled => "KVM_CLEAR_DIRTY_LOG needs KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE",
+        GuestMemfdUnsupported r => $"slot {r.SlotId}: KVM_MEM_GUEST_MEMFD is not a memslot flag this kernel knows (arm64 guest_memfd: 6.18+)",
+        GuestMemfdFlagsInvalid r => $"slot {r.SlotId}: a guest_memfd slot can be neither READONLY nor dirty-logged",
+        GuestMemfdImmutable r => $"slot {r.SlotId}: a guest_memfd slot is immutable; it can only be deleted",
+        ProtectedVmSlotFlags r => $"slot {r.SlotId}: a protected VM's slots can be neither dirty-logged nor READONLY",
+        ProtectedVmSlotsLocked r => $"slot {r.SlotId}: a protected VM that has run cannot {(r.Change == MemslotChange.Move ? "move" : "delete")} its slots",
         ClearRangeInvalid r => $"slot {r.SlotId}: clear range [{r.FirstPage}, +{r.NumPages}) must start on a multiple of 64 pages and lie in the slot's {r.SlotPages} pages",
         _ => refusal.ToString(),
     };

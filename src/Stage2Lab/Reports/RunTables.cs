@@ -49,6 +49,17 @@ public static class RunTables
             string what = l == Granule.LastLevel ? "pages" : "blocks";
             Row($"live {SizeText.Format(granule.LevelSize(l))} {what} (L{l}) at the end", r => r.Final.Leaves[l], Count);
         }
+        if (result.Runs.Any(r => r.Final.ShadowLeaves is not null))
+        {
+            // An L2 guest: what its shadow stage 2 holds, and the faults that were the L1 hypervisor's.
+            Row("L2 faults forwarded to L1", r => r.TotalFaults.ForwardedToL1, Count);
+            for (int level = granule.MinBlockLevel; level <= Granule.LastLevel; level++)
+            {
+                int l = level;
+                string what = l == Granule.LastLevel ? "pages" : "blocks";
+                Row($"shadow (L2) {SizeText.Format(granule.LevelSize(l))} {what} (L{l}) at the end", r => r.Final.ShadowLeaves?[l] ?? 0, Count);
+            }
+        }
         table.Section();
         Row("page-table memory at the end", r => r.Final.TableBytes, v => Format.Bytes(v));
         Row("  table pages", r => r.Final.TablePages.Sum(), Count);

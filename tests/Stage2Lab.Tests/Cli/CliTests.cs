@@ -123,4 +123,24 @@ public class CliTests
         Assert.Equal("", output);
         Assert.Contains("bad.s2faults:3: missing HVA", err);
     }
+
+    [Fact]
+    public void Fuzz_with_pkvm_runs_for_kernels_that_model_it_and_refuses_the_others()
+    {
+        var (code, output, _) = Run("fuzz", "--policy", "v7.4", "--pkvm", "--layout", "ordinary", "--events", "2000");
+        Assert.Equal(0, code);
+        Assert.Contains("fuzz v7.4 pkvm seed 1 layout ordinary", output, StringComparison.Ordinal);
+        var (refused, _, err) = Run("fuzz", "--policy", "v5.14", "--pkvm", "--events", "100");
+        Assert.Equal(2, refused);
+        Assert.Contains("v6.18, v7.4", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Explain_without_policy_uses_v7_4_and_names_its_functions()
+    {
+        var (code, output, _) = Run("explain", Example("nested-l2-guest.yaml"), "--ipa", "0x4000_0000");
+        Assert.Equal(0, code);
+        Assert.Contains("v7.4: guest", output, StringComparison.Ordinal);
+        Assert.Contains("topup_mmu_memcache", output, StringComparison.Ordinal);
+    }
 }

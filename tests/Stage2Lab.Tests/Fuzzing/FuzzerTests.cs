@@ -50,12 +50,33 @@ public class FuzzerTests
     [InlineData("seed-v3")]
     [InlineData("v5.14")]
     [InlineData("v6.18")]
+    [InlineData("v7.4")]
     [InlineData("host-pte")]
     public void Kernel_policies_keep_every_invariant_on_ordinary_layouts(string policy)
     {
         FuzzReport report = Fuzz(policy, FuzzLayout.Ordinary, 15_000, seed: 7);
         Assert.Null(report.Finding);
         Assert.True(report.Events >= 15_000);
+    }
+
+    [Theory]
+    [InlineData("v6.18")]
+    [InlineData("v7.4")]
+    public void Pkvm_guests_keep_every_invariant_on_ordinary_layouts(string policy)
+    {
+        // ProtectedKvmBlockSize included: under pKVM no leaf is a block larger than PMD_SIZE.
+        FuzzReport report = Fuzzer.Run(new FuzzOptions { Policy = policy, Flavor = Stage2Lab.Kvm.VmFlavor.Pkvm, Layout = FuzzLayout.Ordinary, MaxEvents = 15_000, Seed = 7 });
+        Assert.Null(report.Finding);
+        Assert.True(report.Events >= 15_000);
+    }
+
+    [Fact]
+    public void A_pkvm_case_is_a_pkvm_scenario()
+    {
+        var choice = new CaseChoice(0, 0, [new VmaChoice(2, 0, 0, 0, 3)], [new EventChoice(0, 0, 0, 0)]);
+        Scenario s = FuzzCaseBuilder.Build(choice, FuzzLayout.Ordinary, "v7.4", Stage2Lab.Kvm.VmFlavor.Pkvm);
+        Assert.Equal(Stage2Lab.Kvm.VmFlavor.Pkvm, s.Vm.Pkvm);
+        Assert.Equal(Stage2Lab.Kvm.VmFlavor.Pkvm, ScenarioReader.Parse(ScenarioWriter.Write(s), "r.yaml").Vm.Pkvm); // reproducers keep it
     }
 
     [Fact]

@@ -54,7 +54,7 @@ public class ExecMmioPolicyTests
         // 0x1000000000 = 2^36 is beyond the IPA space. v6.18 (since 5.19's out-of-IPA-range handling) injects an
         // abort for data and instruction aborts alike; the 5.x handlers have no such check: no memslot, so a data
         // abort exits as MMIO and a fetch gets -ENOEXEC.
-        if (policy is "v6.18" or "host-pte")
+        if (policy is "v6.18" or "v7.4" or "host-pte")
         {
             Assert.EndsWith(" -> inject", lines[8]); // kvm_inject_sea (data)
             Assert.EndsWith(" -> inject", lines[9]); // kvm_inject_sea (instruction)
@@ -76,7 +76,7 @@ public class ExecMmioPolicyTests
         var host = NewHost(Granule.Size4K);
         var vm = NewVm(host, policy, ipaBits: 36);
         FaultResult r = vm.Access(1UL << 36, AccessKind.Write);
-        bool newest = policy is "v6.18" or "host-pte";
+        bool newest = policy is "v6.18" or "v7.4" or "host-pte";
         Assert.Equal(newest ? FaultOutcome.Injected : FaultOutcome.Mmio, r.Outcome); // see the script test above
         Assert.Equal(FaultStatus.Translation, r.Status); // the hardware raises a translation fault for it
         Assert.Equal(FaultOutcome.Mmio, vm.Access((1UL << 36) - 0x1000, AccessKind.Write).Outcome); // last page inside the IPA space, no slot: MMIO everywhere

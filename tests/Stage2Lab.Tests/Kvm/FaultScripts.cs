@@ -81,10 +81,13 @@ internal static class FaultScripts
     };
 
     /// <summary>Every valid stage-2 leaf, in IPA order.</summary>
-    public static List<LeafEntry> Leaves(KvmVm vm)
+    public static List<LeafEntry> Leaves(KvmVm vm) => Leaves(vm.Stage2);
+
+    /// <summary>Every valid leaf of a stage-2 table (a shadow one too), in IPA order.</summary>
+    public static List<LeafEntry> Leaves(Stage2PageTable pgt)
     {
         var sink = new CollectingSink(new List<LeafEntry>());
-        vm.Stage2.VisitLeaves(ref sink);
+        pgt.VisitLeaves(ref sink);
         return sink.Leaves;
     }
 

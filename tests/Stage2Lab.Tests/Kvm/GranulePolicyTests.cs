@@ -43,16 +43,20 @@ public class GranulePolicyTests
         string bar = policy switch
         {
             // PA 0x2000000000 (pgoff 0x800000 << 14); PUD 64G: ALIGN(hva, 64G) > vm_end; PMD 32M fits: 32M block
-            "v6.18" or "v5.14" or "seed-v3" => "access 14 tfL2 -> map 0x8002000000 0x2000000 0x2002000000 rwd",
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" => "access 14 tfL2 -> map 0x8002000000 0x2000000 0x2002000000 rwd",
             // host maps 16K PTEs: one page; HPFAR IPA 0x8002345000, pfn of 16K page 0x8002344000
             "host-pte" => "access 14 tfL2 -> map 0x8002345000 0x4000 0x2002344000 rwd",
             _ => "access 14 hit", // mapped page by page at creation (4096 16K pages)
         };
-        string unalignedBar = policy is "v5.13" or "v5.9"
-            ? "access 15 hit"
+        string unalignedBar = policy switch
+        {
+            "v5.13" or "v5.9" => "access 15 hit",
+            // v7.4 passes gfn_to_gpa(gfn) with the gfn aligned to the mapping size: the 16K page's IPA
+            "v7.4" => "access 15 tfL2 -> map 0x8010008000 0x4000 0x200000c000 rwd",
             // PA 0x2000004000 ≢ hva (mod 32M): a 16K page; the printed IPA is the 4K-aligned fault IPA,
             // the PA is the 16K page's (ipa page 0x8010008000 -> hva 0x7f0010008000 -> 0x200000c000)
-            : "access 15 tfL2 -> map 0x8010009000 0x4000 0x200000c000 rwd";
+            _ => "access 15 tfL2 -> map 0x8010009000 0x4000 0x200000c000 rwd",
+        };
         string[] rest = policy == "v5.9"
             ?
             [
@@ -65,7 +69,9 @@ public class GranulePolicyTests
             :
             [
                 "access 16 tfL2 -> map 0x42000000 0x2000000 0x102000000 rwx", // 1G hugetlb = CONT_PMD on 16K: 32M blocks
-                "access 17 tfL2 -> map 0x80212000 0x4000 0x180210000 rwx", // 2M hugetlb = CONT_PTE on 16K: pages; IPA 4K-aligned
+                policy == "v7.4"
+                    ? "access 17 tfL2 -> map 0x80210000 0x4000 0x180210000 rwx" // v7.4: the 16K page's IPA
+                    : "access 17 tfL2 -> map 0x80212000 0x4000 0x180210000 rwx", // 2M hugetlb = CONT_PTE on 16K: pages; IPA 4K-aligned
                 "access 18 tfL2 -> map 0xc2000000 0x2000000 0x202000000 rwx", // THP is PMD size: 32M
             ];
         AssertLines([.. slots, bar, unalignedBar, .. rest], Run(script, policy));
@@ -106,14 +112,17 @@ public class GranulePolicyTests
             policy switch
             {
                 // PA 0x2000000000 (pgoff 0x200000 << 16); PUD 4T: hva ≢ pa (mod 4T); PMD 512M: ≡ 0x10012000, fits
-                "v6.18" or "v5.14" or "seed-v3" => "access 14 tfL2 -> map 0x20020000000 0x20000000 0x2020000000 rwd",
+                "v6.18" or "v7.4" or "v5.14" or "seed-v3" => "access 14 tfL2 -> map 0x20020000000 0x20000000 0x2020000000 rwd",
                 "host-pte" => "access 14 tfL2 -> map 0x20030012000 0x10000 0x2030010000 rwd", // 64K host PTE; IPA 4K-aligned
                 _ => "access 14 hit", // 16384 64K pages mapped at creation
             },
-            policy == "v5.9"
+            policy switch
+            {
                 // no CONT_PTE fallback: 2M from the 4K-aligned fault IPA (not even 64K-aligned)
-                ? "access 15 tfL2 -> map 0x80237000 0x200000 0x180230000 rwx"
-                : "access 15 tfL2 -> map 0x80237000 0x10000 0x180230000 rwx", // 2M hugetlb = CONT_PTE: one 64K page
+                "v5.9" => "access 15 tfL2 -> map 0x80237000 0x200000 0x180230000 rwx",
+                "v7.4" => "access 15 tfL2 -> map 0x80230000 0x10000 0x180230000 rwx", // v7.4: the 64K page's IPA
+                _ => "access 15 tfL2 -> map 0x80237000 0x10000 0x180230000 rwx", // 2M hugetlb = CONT_PTE: one 64K page
+            },
             "access 16 tfL2 -> map 0xc0000000 0x20000000 0x220000000 rwx", // 512M hugetlb = PMD: 512M block (hva 0x7f00c0000000)
             "access 17 tfL2 -> map 0x800000000 0x20000000 0x800000000 rwx", // THP: host PMD leaf 512M
             "slot 18 ok",

@@ -134,7 +134,7 @@ public class HugetlbAndThpPolicyTests
         {
             // get_vma_page_shift/device_rough_page_shift: pa(vm_pgoff) 0x2000346000 ≡ 0x146000 vs hva ≡ 0x145000: PAGE.
             // device (v5.14, v6.18: map_non_cacheable) or force_pte (seed-v3: size == PAGE) keep THP adjust away.
-            "v6.18" or "v5.14" or "seed-v3" => ["slot 6 ok", "access 7 tfL1 -> map 0x8000345000 0x1000 0x2000345000 rwd"],
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" => ["slot 6 ok", "access 7 tfL1 -> map 0x8000345000 0x1000 0x2000345000 rwd"],
             // host-pte reads the host's 2M leaf: a 2M block, at the PA the host really maps
             "host-pte" => ["slot 6 ok", "access 7 tfL1 -> map 0x8000200000 0x200000 0x2000200000 rwd"],
             _ => ["slot 6 ok", "access 7 hit"], // mapped at creation from vm_pgoff
@@ -225,7 +225,7 @@ public class HugetlbAndThpPolicyTests
         [
             "slot 6 ok",
             "access 7 tfL1 -> map 0x40200000 0x200000 0x100200000 rw", // THP block, no X without DIC
-            policy is "v5.14" or "v6.18" or "host-pte"
+            policy is "v5.14" or "v6.18" or "v7.4" or "host-pte"
                 // 5.15+: PAGE_SIZE and a permission fault with fault_granule 2M > PAGE: keep 2M, relax at fault_ipa as is
                 ? "access 8 pfL2 -> relax 0x40345000 rwx"
                 // 5.13/seed-v3/5.10: transparent_hugepage_adjust again (IPA aligned down), 2M == fault_granule: relax

@@ -28,7 +28,7 @@ public class NewestKernelDifferenceTests
             """;
         string[] expected = policy switch
         {
-            "v6.18" =>
+            "v6.18" or "v7.4" =>
             [
                 "slot 5 ok",
                 "access 6 tfL1 -> map 0x8000200000 0x200000 0x2000200000 rwn", // VM_ALLOW_ANY_UNCACHED: KVM_PGTABLE_PROT_NORMAL_NC
@@ -114,7 +114,7 @@ public class NewestKernelDifferenceTests
         string[] expected = policy switch
         {
             // FEAT_XNX-era relax_perms: XN follows prot, so the write's relax makes the page non-executable again
-            "v6.18" or "host-pte" =>
+            "v6.18" or "v7.4" or "host-pte" =>
             [
                 "slot 6 ok",
                 "access 7 tfL1 -> map 0x40000000 0x1000 0x100000000 r", // logging, read: not writable; no DIC: no X

@@ -32,7 +32,7 @@ public class PfnMapBarSizingTests
         {
             // hva 0x7f0000123000 ≡ pa 0x2000123000 ≡ 0x123000 (mod 1G), ALIGN_DOWN/ALIGN(hva, 1G) = the VMA bounds,
             // slot IPA/HVA both 1G-aligned and the block fits the slot: one PUD block from the block's first pfn.
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 5 ok",
                 "access 6 tfL1 -> map 0x8000000000 0x40000000 0x2000000000 rwd", // empty table: walk stops at L1; 1G device block, R+W (shared writable VMA), device
@@ -90,7 +90,7 @@ public class PfnMapBarSizingTests
         string[] expected = policy switch
         {
             // hva ≡ 0x345000 but pa 0x2000745000 ≡ 0x745000 (mod 1G): PUD refused; both ≡ 0x145000 (mod 2M): PMD.
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 5 ok",
                 "access 6 tfL1 -> map 0x8000200000 0x200000 0x2000600000 rwd", // block IPA 0x8000200000 <- hva 0x7f0040200000 <- pa 0x2000400000 + 0x200000
@@ -151,7 +151,7 @@ public class PfnMapBarSizingTests
             """;
         string[] expected = policy switch
         {
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 5 ok",
                 // hva 0x7f0000000000 is 1G-aligned: ALIGN(hva, 1G) == hva <= vm_end passes (literal test), but the 1G
@@ -200,7 +200,7 @@ public class PfnMapBarSizingTests
             """;
         string[] expected = policy switch
         {
-            "v6.18" or "v5.14" or "seed-v3" or "host-pte" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" or "host-pte" =>
             [
                 "slot 5 ok",
                 // VMA allows PUD; fault_supports_stage2_huge_mapping: [0, 1G) and [2M, 4M) both leave the 3M slot: PAGE
@@ -240,7 +240,7 @@ public class PfnMapBarSizingTests
             """;
         string[] expected = policy switch
         {
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 5 ok",
                 "slot 6 ok",

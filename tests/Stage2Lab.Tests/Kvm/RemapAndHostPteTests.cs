@@ -32,7 +32,7 @@ public class RemapAndHostPteTests
             // vm_pgoff says the VMA is linear at 0x2000000000, hva ≡ pa (mod 2M): PMD blocks from the pfn of the
             // block's first page. Page +0x10000 (host: 0x3100000000) lands at 0x2000010000; every page of the second
             // block but its first lands at 0x3000000000 + offset (host: 0x2000200000 + offset).
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 7 ok",
                 "access 8 tfL1 -> map 0x8000000000 0x200000 0x2000000000 rwd",
@@ -93,7 +93,7 @@ public class RemapAndHostPteTests
                 "access 8 tfL2 -> map 0x8000345000 0x1000 0x2000345000 rwd", // host 4K leaf there: a page at the right PA
                 "access 9 tfL2 -> map 0x8000600000 0x200000 0x2000600000 rwd", // host PMD leaf
             ],
-            "v6.18" or "v5.14" or "seed-v3" =>
+            "v6.18" or "v7.4" or "v5.14" or "seed-v3" =>
             [
                 "slot 6 ok",
                 "access 7 tfL1 -> map 0x8000000000 0x200000 0x2000000000 rwd", // PUD: ALIGN(hva, 1G) > vm_end; PMD from vm_pgoff

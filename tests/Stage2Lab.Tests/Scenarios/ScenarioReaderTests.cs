@@ -1,5 +1,6 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Host;
+using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Tests.Scenarios;
@@ -40,7 +41,7 @@ public class ScenarioReaderTests
         Assert.Equal(64UL << 20, s.Memslots[0].SizeBytes);
         Assert.Equal(0x7f00_0000_0000UL, s.Memslots[0].Hva);
         Assert.Equal(Granule.Size4K, s.Host.PageSize);
-        Assert.Equal(6, s.Vm.Policies.Count); // every policy by default
+        Assert.Equal(PolicyRegistry.ComparedNames, s.Vm.Policies); // every kernel and proposal by default (v7.4 included)
     }
 
     [Fact]

@@ -6,15 +6,19 @@ namespace Stage2Lab.Tests.Scripts;
 
 /// <summary>
 /// Every fault-path golden vector (output of the kernel's own mmu.c fault path under v6.18, v5.14, seed-v3,
-/// v5.13 and v5.9) must match byte for byte; the largest ones are checked by md5, line and byte count.
+/// v5.13 and v5.9 in fgolden/, under v7.4 with and without pkvm in fgolden-v74/) must match byte for byte; the
+/// largest ones are checked by md5, line and byte count.
 /// </summary>
 public class S2FaultsGoldenTests
 {
     public static TheoryData<string> Goldens()
     {
         var data = new TheoryData<string>();
-        foreach (string file in Directory.EnumerateFiles(RepoPaths.FaultGolden, "*.s2faults").Order(StringComparer.Ordinal))
-            data.Add(Path.GetFileName(file));
+        foreach (string dir in new[] { RepoPaths.FaultGolden, RepoPaths.FaultGoldenV74 })
+        {
+            foreach (string file in Directory.EnumerateFiles(dir, "*.s2faults").Order(StringComparer.Ordinal))
+                data.Add(Path.GetRelativePath(RepoPaths.Shared, file));
+        }
         return data;
     }
 
@@ -22,7 +26,7 @@ public class S2FaultsGoldenTests
     [MemberData(nameof(Goldens))]
     public void Replay_matches_the_kernel_byte_for_byte(string name)
     {
-        string script = Path.Combine(RepoPaths.FaultGolden, name);
+        string script = Path.Combine(RepoPaths.Shared, name);
         using var source = ScriptSource.OpenFile(script);
         var output = new StringWriter { NewLine = "\n" };
         S2FaultsScript.Run(source, output);
@@ -48,5 +52,8 @@ public class S2FaultsGoldenTests
         Assert.True(names.Count >= 300, "expected the ~325 shared fault goldens in " + RepoPaths.FaultGolden);
         foreach (string prefix in new[] { "v514-", "seedv3-", "v513-", "v59-" })
             Assert.Contains(names, n => n.StartsWith(prefix, StringComparison.Ordinal));
+        var newest = Directory.EnumerateFiles(RepoPaths.FaultGoldenV74, "*.s2faults").Select(f => Path.GetFileName(f)).ToList();
+        Assert.Equal(77, newest.Count(n => n.StartsWith("v74-", StringComparison.Ordinal)));
+        Assert.Equal(77, newest.Count(n => n.StartsWith("v74pkvm-", StringComparison.Ordinal)));
     }
 }

@@ -8,8 +8,14 @@ namespace Stage2Lab.Kvm.Policies;
 /// </summary>
 internal static class BuggyVariants
 {
+    /// <summary>The variants are v6.18 with one safeguard removed, for ordinary VMs only.</summary>
+    internal abstract class Variant : V6_18Policy
+    {
+        public override bool Supports(VmFlavor flavor) => flavor == VmFlavor.Kvm;
+    }
+
     /// <summary>v6.18 without one of the seed's two PFNMAP points.</summary>
-    internal sealed class PfnMapCheckVariant(string name, PfnMapChecks checks) : V6_18Policy
+    internal sealed class PfnMapCheckVariant(string name, PfnMapChecks checks) : Variant
     {
         public override string Name => name;
 
@@ -24,7 +30,7 @@ internal static class BuggyVariants
     }
 
     /// <summary>v6.18 where dirty logging does not force page mappings.</summary>
-    internal sealed class LoggingBlocksVariant : V6_18Policy
+    internal sealed class LoggingBlocksVariant : Variant
     {
         public override string Name => "bug-log-blocks";
 

@@ -11,6 +11,9 @@ public sealed class HostPtePolicy : V6_18Policy
 {
     public override string Name => "host-pte";
 
+    /// <summary>A proposal, not a kernel: modelled for ordinary VMs only.</summary>
+    public override bool Supports(VmFlavor flavor) => flavor == VmFlavor.Kvm;
+
     protected override int VmaPageShift(in FaultContext ctx, Vma vma)
     {
         if (!vma.IsPfnMap)

@@ -10,14 +10,22 @@ namespace Stage2Lab.Kvm.Policies;
 public static class KernelRules
 {
     /// <summary>
-    /// fault_supports_stage2_huge_mapping (unchanged 5.4 → 6.19): the slot's IPA and HVA have the same offset
-    /// within a block of <paramref name="mapSize"/>, and the block around hva lies inside the slot.
+    /// fault_supports_stage2_huge_mapping (5.4 → 7.4): the slot's IPA and HVA have the same offset within a block
+    /// of <paramref name="mapSize"/>, and the block around hva lies inside the slot. Under protected KVM (6.15+,
+    /// the pKVM huge-mapping series) only PMD_SIZE is supported, and (7.x) nothing but pages for a protected
+    /// guest (vcpu_is_protected); the VM flavor is never pKVM for the versions before, which refuse it.
     /// </summary>
     public static bool FaultSupportsStage2HugeMapping(in FaultContext ctx, ulong mapSize)
     {
         if (mapSize == ctx.PageSize)
             return true;
         Memslot slot = ctx.Slot;
+        if (ctx.Config.ProtectedKvmEnabled && (ctx.Config.Flavor == VmFlavor.ProtectedPkvm || mapSize != ctx.HostConfig.PmdSize))
+        {
+            HugeMappingResult refused = ctx.Config.Flavor == VmFlavor.ProtectedPkvm ? HugeMappingResult.ProtectedGuest : HugeMappingResult.ProtectedKvmPmdOnly;
+            ctx.Explain?.Add(new HugeMappingCheckStep(mapSize, ctx.Hva, slot.Ipa, slot.UserspaceAddr, slot.HvaEnd, refused));
+            return false;
+        }
         ulong mask = mapSize - 1;
         ulong blockStart = ctx.Hva & ~mask;
         HugeMappingResult result = (slot.Ipa & mask) != (slot.UserspaceAddr & mask) ? HugeMappingResult.ResidueMismatch
@@ -248,17 +256,42 @@ public static class KernelRules
     }
 
     /// <summary>Logging and not a write: the page is mapped read-only until it is written (so the write is seen).</summary>
-    public static bool LoggingReadOnly(in FaultContext ctx)
+    public static bool LoggingReadOnly(in FaultContext ctx, string function = KernelFunctions.UserMemAbort)
     {
-        ctx.Explain?.Add(new LoggingReadOnlyStep());
+        ctx.Explain?.Add(new LoggingReadOnlyStep(function));
         return false;
     }
 
     /// <summary>The -ENOEXEC of user_mem_abort (5.5+): the guest may not execute from device memory.</summary>
-    public static FaultResult ExecOnDevice(in FaultContext ctx)
+    public static FaultResult ExecOnDevice(in FaultContext ctx, string function = KernelFunctions.UserMemAbort)
     {
-        ctx.Explain?.Add(new ExecOnDeviceStep());
+        ctx.Explain?.Add(new ExecOnDeviceStep(function));
         return FaultResult.Fail(Errno.ENOEXEC);
+    }
+
+    /// <summary>
+    /// kvm_mmu_topup_memory_cache / topup_hyp_memcache (prepare_mmu_memcache in 6.17+, topup_mmu_memcache in
+    /// 7.x): fill the vCPU's memcache to kvm_mmu_cache_min_pages before the walk, so the walk never allocates.
+    /// </summary>
+    public static void TopUpMemcache(in FaultContext ctx, string function, MemcacheTopupReason reason)
+    {
+        ctx.Mmu.TopUpFaultCache();
+        ctx.Explain?.Add(new MemcacheTopupStep(function, reason, ctx.Mmu.MinCachePages, ctx.Config.ProtectedKvmEnabled));
+    }
+
+    /// <summary>
+    /// kvm_gmem_get_pfn: the guest_memfd page backing the gfn. The model's guest_memfd is the one the VMM mmaps
+    /// at the slot's userspace_addr (arm64 accepts only mappable, gmem-only slots), so its page is the one the host
+    /// maps there; with nothing mapped the lookup fails (KVM_EXIT_MEMORY_FAULT, -EFAULT).
+    /// </summary>
+    public static bool GmemGetPfn(in FaultContext ctx, ulong gfnIpa, out ulong pa)
+    {
+        Granule granule = ctx.Granule;
+        ulong hva = ctx.Slot.HvaOf(gfnIpa & granule.PageMask);
+        bool found = ctx.Host.TryTranslate(hva, out HostMapping mapping);
+        pa = found ? mapping.Pa & granule.PageMask : 0;
+        ctx.Explain?.Add(new GmemPfnStep(gfnIpa >> granule.PageShift, pa, found));
+        return found;
     }
 
     /// <summary>
@@ -300,7 +333,7 @@ public static class KernelRules
         if (ctx.Explain is { } x)
         {
             x.Add(new InstallStep(relax ? InstallOp.Relax : InstallOp.Map, ipa, sizeBytes, pa, prot, -ret));
-            if (!relax && ret == 0)
+            if (!relax && ret == 0 && ctx.Nested is null)
                 NoteHostMismatch(in ctx, x, ipa, sizeBytes, pa);
         }
         return new FaultResult

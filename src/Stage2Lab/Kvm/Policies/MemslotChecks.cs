@@ -98,6 +98,44 @@ internal static class MemslotChecks
         return 0;
     }
 
+    /// <summary>
+    /// kvm_arch_prepare_memory_region (v6.19, unchanged in 7.x for non-protected VMs): the slot must end within the
+    /// IPA space (-EFAULT); a VM_PFNMAP VMA in it refuses dirty logging and, when cacheable, needs FWB and DIC
+    /// (-EINVAL).
+    /// </summary>
+    public static KvmResult Current(in MemslotContext ctx, Memslot slot, MemslotChange change)
+    {
+        if (change is not (MemslotChange.Create or MemslotChange.Move or MemslotChange.FlagsOnly))
+            return KvmResult.Ok;
+        if (slot.IpaEnd > ctx.Mmu.IpaLimit)
+            return KvmResult.Fail(Errno.EFAULT, new SlotBeyondIpaSpace(slot.Id, slot.IpaEnd, ctx.Config.IpaBits, LimitInclusive: false));
+        foreach (Vma vma in ctx.Host.Intersecting(slot.UserspaceAddr, slot.HvaEnd))
+        {
+            if (!vma.IsPfnMap)
+                continue;
+            if ((slot.Flags & MemslotFlags.LogDirtyPages) != 0)
+                return KvmResult.Fail(Errno.EINVAL, new LoggingOnPfnMap(slot.Id, VmaInfo.Of(vma)));
+            if (vma.Cacheable && !(ctx.Config.Features.Fwb && ctx.Config.Features.Dic))
+                return KvmResult.Fail(Errno.EINVAL, new CacheablePfnMapUnsupported(slot.Id, VmaInfo.Of(vma)));
+        }
+        return KvmResult.Ok;
+    }
+
+    /// <summary>
+    /// kvm_arch_commit_memory_region (6.5+): enabling logging write-protects the slot and splits its blocks
+    /// eagerly (when a chunk size is set) — unless manual protect with initially-all-set defers that to
+    /// KVM_CLEAR_DIRTY_LOG.
+    /// </summary>
+    public static void WriteProtectAndSplitOnLogging(in MemslotContext ctx, Memslot? slot, MemslotChange change)
+    {
+        if (slot is null || change == MemslotChange.Delete || (slot.Flags & MemslotFlags.LogDirtyPages) == 0)
+            return;
+        if (ctx.Config.ManualDirtyLogProtect)
+            return;
+        ctx.Mmu.WriteProtectMemslot(slot);
+        ctx.Mmu.SplitHugePages(slot.Ipa, slot.IpaEnd);
+    }
+
     /// <summary>kvm_arch_commit_memory_region (5.x): enabling logging write-protects the whole slot.</summary>
     public static void WriteProtectOnLogging(in MemslotContext ctx, Memslot? slot, MemslotChange change)
     {

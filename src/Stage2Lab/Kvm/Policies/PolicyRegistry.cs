@@ -32,6 +32,8 @@ public static class PolicyRegistry
             "arch/arm64/kvm/mmu.c, v5.15.y", () => new V5_14Policy()),
         new("v6.18", PolicyKind.Kernel, "Linux 6.18 LTS: get_vma_page_shift, Normal-NC and cacheable PFNMAP, FEAT_XNX relax",
             "arch/arm64/kvm/mmu.c, v6.19-era", () => new V6_18Policy()),
+        new("v7.4", PolicyKind.Kernel, "kvmarm/next, the v7.4 cycle: user_mem_abort as kvm_s2_fault_* steps with max_map_size; granule-aligned page IPAs; pKVM, protected and nested guests, guest_memfd",
+            "arch/arm64/kvm/mmu.c, kvmarm/next (October 2026)", () => new V7_4Policy()),
         new("host-pte", PolicyKind.Proposal, "2025 proposal on v6.18: PFNMAP sized from the host page-table leaf, not vm_pgoff",
             "arch/arm64/kvm/mmu.c, v6.19-era, with the 2025 host-leaf sizing", () => new HostPtePolicy()),
         new("bug-no-pa-align", PolicyKind.BuggyVariant, "v6.18 without the seed's first point: PFNMAP blocks without checking hva ≡ pa, the pfn aligned down as for a THP",

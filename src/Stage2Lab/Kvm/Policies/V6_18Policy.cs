@@ -21,6 +21,15 @@ public class V6_18Policy : FaultPolicy
     public override bool InjectsAbortBeyondIpaSize => true;
 
     /// <summary>
+    /// A non-protected guest under protected KVM (6.15+: pKVM huge mappings, PMD_SIZE only). 6.18 has no fault
+    /// path for protected guests (protected_pkvm_mem_abort is 7.x).
+    /// </summary>
+    public override bool Supports(VmFlavor flavor) => flavor is VmFlavor.Kvm or VmFlavor.Pkvm;
+
+    /// <summary>guest_memfd-backed slots (6.18: gmem_abort, KVM_MEM_GUEST_MEMFD on arm64).</summary>
+    public override bool SupportsGuestMemfd => true;
+
+    /// <summary>
     /// The size the VMA allows at hva, before the memslot is considered: get_vma_page_shift here; the host-pte
     /// proposal and the buggy variants override it.
     /// </summary>
@@ -35,8 +44,16 @@ public class V6_18Policy : FaultPolicy
     public override FaultResult UserMemAbort(in FaultContext ctx)
     {
         Memslot slot = ctx.Slot;
+        // kvm_handle_guest_abort (6.18): guest_memfd slots have their own handler.
+        if (slot.IsGuestMemfd)
+            return GmemAbort(in ctx);
         ulong page = ctx.PageSize;
         bool logging = slot.IsLogging;
+
+        // prepare_mmu_memcache: a permission fault needs no new table page, unless logging may split a block.
+        if (!ctx.IsPermissionFault || (logging && ctx.WriteFault))
+            KernelRules.TopUpMemcache(in ctx, KernelFunctions.PrepareMmuMemcache,
+                !ctx.IsPermissionFault ? MemcacheTopupReason.NotPermissionFault : MemcacheTopupReason.LoggingWrite);
 
         if (KernelRules.LookupVma(in ctx, KernelFunctions.VmaLookup) is not { } vma)
             return FaultResult.Fail(Errno.EFAULT);
@@ -98,39 +115,30 @@ public class V6_18Policy : FaultPolicy
     }
 
     /// <summary>
-    /// kvm_arch_prepare_memory_region (v6.19): the slot must end within the IPA space (-EFAULT); a VM_PFNMAP
-    /// VMA in it refuses dirty logging and, when cacheable, needs FWB and DIC (-EINVAL).
+    /// gmem_abort (6.18): top the memcache up, PAGE_SIZE from kvm_gmem_get_pfn (no VMA is involved); R, W unless
+    /// READONLY, X for a fetch or on a DIC CPU; always a map (never a relax), at the fault IPA as HPFAR gives it.
     /// </summary>
-    public override KvmResult PrepareMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot slot, MemslotChange change)
+    private static FaultResult GmemAbort(in FaultContext ctx)
     {
-        if (change is not (MemslotChange.Create or MemslotChange.Move or MemslotChange.FlagsOnly))
-            return KvmResult.Ok;
-        if (slot.IpaEnd > ctx.Mmu.IpaLimit)
-            return KvmResult.Fail(Errno.EFAULT, new SlotBeyondIpaSpace(slot.Id, slot.IpaEnd, ctx.Config.IpaBits, LimitInclusive: false));
-        foreach (Vma vma in ctx.Host.Intersecting(slot.UserspaceAddr, slot.HvaEnd))
-        {
-            if (!vma.IsPfnMap)
-                continue;
-            if ((slot.Flags & MemslotFlags.LogDirtyPages) != 0)
-                return KvmResult.Fail(Errno.EINVAL, new LoggingOnPfnMap(slot.Id, VmaInfo.Of(vma)));
-            if (vma.Cacheable && !(ctx.Config.Features.Fwb && ctx.Config.Features.Dic))
-                return KvmResult.Fail(Errno.EINVAL, new CacheablePfnMapUnsupported(slot.Id, VmaInfo.Of(vma)));
-        }
-        return KvmResult.Ok;
+        ulong page = ctx.PageSize;
+        KernelRules.TopUpMemcache(in ctx, KernelFunctions.PrepareMmuMemcache, MemcacheTopupReason.Always);
+        ulong gfnIpa = ctx.FaultIpa & ctx.Granule.PageMask;
+        ctx.Explain?.Add(new GmemPageSizeStep(page));
+        if (!KernelRules.GmemGetPfn(in ctx, gfnIpa, out ulong pa))
+            return FaultResult.Fail(Errno.EFAULT);
+        bool writable = !ctx.Slot.IsReadOnly;
+        bool dic = ctx.Features.Dic;
+        Prot prot = Prot.R | (writable ? Prot.W : Prot.None) | (ctx.ExecFault || dic ? Prot.X : Prot.None);
+        ctx.Explain?.Add(new ProtStep(KernelFunctions.GmemAbort, prot, dic ? ProtReason.NormalDic : ProtReason.Normal));
+        FaultResult result = KernelRules.Install(in ctx, relax: false, ctx.FaultIpa, page, pa, prot, WalkFlags.HandleFault);
+        return KernelRules.MarkDirtyIfWritten(in ctx, in result, writable, gfnIpa);
     }
 
-    /// <summary>
-    /// kvm_arch_commit_memory_region (v6.19): enabling logging write-protects the slot and splits its blocks
-    /// eagerly (when a chunk size is set) — unless manual protect with initially-all-set defers that to
-    /// KVM_CLEAR_DIRTY_LOG.
-    /// </summary>
-    public override void CommitMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot? slot, MemslotChange change)
-    {
-        if (slot is null || change == MemslotChange.Delete || (slot.Flags & MemslotFlags.LogDirtyPages) == 0)
-            return;
-        if (ctx.Config.ManualDirtyLogProtect)
-            return;
-        ctx.Mmu.WriteProtectMemslot(slot);
-        ctx.Mmu.SplitHugePages(slot.Ipa, slot.IpaEnd);
-    }
+    /// <summary>kvm_arch_prepare_memory_region (v6.19).</summary>
+    public override KvmResult PrepareMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot slot, MemslotChange change) =>
+        MemslotChecks.Current(in ctx, slot, change);
+
+    /// <summary>kvm_arch_commit_memory_region (v6.19).</summary>
+    public override void CommitMemoryRegion(in MemslotContext ctx, Memslot? old, Memslot? slot, MemslotChange change) =>
+        MemslotChecks.WriteProtectAndSplitOnLogging(in ctx, slot, change);
 }

@@ -26,7 +26,7 @@ public static class FuzzCaseBuilder
     private const ulong DeviceBase = 0x40_0000_0000;
     private const ulong DeviceSize = 256UL << 30;
 
-    public static Scenario Build(CaseChoice c, FuzzLayout layout, string policy)
+    public static Scenario Build(CaseChoice c, FuzzLayout layout, string policy, VmFlavor flavor = VmFlavor.Kvm)
     {
         Granule granule = c.Granule switch { <= 6 => Granule.Size4K, <= 8 => Granule.Size16K, _ => Granule.Size64K };
         var host = new HostPageTableConfig(granule);
@@ -47,6 +47,7 @@ public static class FuzzCaseBuilder
         s.Vm.Fwb = (c.Granule & 1) == 1;
         s.Vm.Dic = c.Granule != 3;
         s.Vm.Policies.Add(policy);
+        s.Vm.Pkvm = flavor;
 
         for (int i = 0; i < c.Vmas.Length; i++)
         {

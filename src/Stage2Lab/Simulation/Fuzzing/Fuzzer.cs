@@ -12,6 +12,9 @@ public sealed class FuzzOptions
 {
     public string Policy { get; init; } = "v6.18";
 
+    /// <summary>The VMs' flavor: ordinary, or (pkvm) a non-protected guest under protected KVM.</summary>
+    public VmFlavor Flavor { get; init; }
+
     public ulong Seed { get; init; } = 1;
 
     /// <summary>Stop after this many events (accesses and other events); 0: no limit.</summary>
@@ -103,7 +106,7 @@ public static class Fuzzer
     /// <summary>Runs one case with the checker after every event, stopping at the first violation.</summary>
     private static Outcome Execute(CaseChoice choice, FuzzOptions options)
     {
-        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy);
+        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy, options.Flavor);
         InvariantKind? only = options.OnlyKind;
         var control = new PlaybackControl();
         var checker = new InvariantRunChecker(maxViolations: 1, stopOnViolation: control) { Filter = only is null ? null : v => v.Kind == only };
@@ -184,11 +187,11 @@ public static class Fuzzer
 
     private static Scenario Reproducer(CaseChoice choice, Outcome outcome, FuzzOptions options)
     {
-        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy);
+        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy, options.Flavor);
         if (outcome.EventNumber > 0 && outcome.EventNumber < s.Timeline.Count)
             s.Timeline.RemoveRange(outcome.EventNumber, s.Timeline.Count - outcome.EventNumber);
         s.Name = $"fuzz-{options.Policy}-{outcome.Violation!.Kind}";
-        s.Description = $"found by s2lab fuzz --policy {options.Policy} --seed {options.Seed} --layout {options.Layout.ToString().ToLowerInvariant()}: {outcome.Violation.Kind}";
+        s.Description = $"found by s2lab fuzz --policy {options.Policy}{(options.Flavor == VmFlavor.Pkvm ? " --pkvm" : "")} --seed {options.Seed} --layout {options.Layout.ToString().ToLowerInvariant()}: {outcome.Violation.Kind}";
         return s;
     }
 }

@@ -59,7 +59,10 @@ public sealed partial class InvariantChecker
 
         Vma? vma = null;
         ulong hva = 0;
-        if (slot is not null)
+        // A protected guest's pages are pinned and donated (protected_pkvm_mem_abort, FOLL_LONGTERM): they stay
+        // the guest's when the VMM unmaps them (no_stage2_unmap_range), so the host's VMAs are no reference.
+        bool hostIsReference = vm.Config.Flavor != VmFlavor.ProtectedPkvm;
+        if (slot is not null && hostIsReference)
         {
             hva = slot.HvaOf(ipa);
             // fault_supports_stage2_huge_mapping (mmu.c): IPA and HVA have the same offset in the block.
@@ -77,17 +80,22 @@ public sealed partial class InvariantChecker
                     $"{LeafText(in leaf, pa)} at HVA [0x{hva:x}, 0x{hvaEnd:x}) runs 0x{hvaEnd - vma.End:x} bytes past the end of VMA {vma}");
         }
 
-        if (slot is not null && vma is not null && end <= slot.IpaEnd && hva + sizeBytes <= vma.End && hva + sizeBytes > hva)
+        if (hostIsReference && slot is not null && vma is not null && end <= slot.IpaEnd && hva + sizeBytes <= vma.End && hva + sizeBytes > hva)
         {
             // The common case: one slot, one VMA, one linear segment to compare.
             if (FirstHostMismatch(vma, hva, hva + sizeBytes, pa - hva, out ulong badHva))
                 ReportHostMismatch(in leaf, pa, slot, vma, badHva, pa - hva);
         }
-        else
+        else if (hostIsReference)
         {
             CheckHostPa(in leaf, pa, sizeBytes);
         }
         CheckDeviceAttributes(in leaf, pa, sizeBytes, vma);
+
+        // fault_supports_stage2_huge_mapping (6.15+ mmu.c): pKVM maps PMD_SIZE blocks only, a protected guest pages.
+        if (vm.Config.ProtectedKvmEnabled && leafSize > vm.PageSize && (vm.Config.Flavor == VmFlavor.ProtectedPkvm || leafSize != vm.Host.Config.PmdSize))
+            Report(InvariantKind.ProtectedKvmBlockSize, ipa, leafSize, leaf,
+                $"{LeafText(in leaf, pa)} is a 0x{leafSize:x} block under {(vm.Config.Flavor == VmFlavor.ProtectedPkvm ? "a protected guest (pages only)" : $"protected KVM (PMD_SIZE 0x{vm.Host.Config.PmdSize:x} only)")}");
         if (slot is null)
             return;
 

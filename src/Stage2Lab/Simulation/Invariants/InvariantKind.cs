@@ -51,4 +51,8 @@ public enum InvariantKind : byte
     /// <summary>transparent_hugepage_adjust is never consulted for a device pfn.</summary>
     // 91a2c34b7d6f "KVM: arm64: Force PTE mapping on fault resulting in a device mapping" (v5.10).
     NoThpOnDevicePfn,
+
+    /// <summary>Under protected KVM a block leaf is PMD_SIZE; a protected guest has pages only.</summary>
+    // fault_supports_stage2_huge_mapping (mmu.c, 6.15+ pKVM huge mappings; 7.x vcpu_is_protected).
+    ProtectedKvmBlockSize,
 }

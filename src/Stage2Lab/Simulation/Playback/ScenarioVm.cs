@@ -21,6 +21,8 @@ public static class ScenarioVm
             MaxSlots = s.Vm.MaxSlots,
             EagerSplitChunkBytes = s.Vm.EagerSplitChunkBytes,
             ManualDirtyLogProtect = s.Vm.ManualDirtyLogProtect,
+            Flavor = s.Vm.Pkvm,
+            NestedStage2 = s.Nested is { } nested ? new GuestStage2(nested.L1Stage2, s.Host.PageSize.PageSize) : null,
         };
         return new KvmVm(config, host, policy);
     }

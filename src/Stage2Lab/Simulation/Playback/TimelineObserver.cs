@@ -7,8 +7,8 @@ namespace Stage2Lab.Simulation.Playback;
 /// <summary>A phase of a played timeline: memslot creation (event 0), one timeline event, or the implicit teardown.</summary>
 public readonly record struct PhaseInfo(string Name, string Kind, int EventNumber, TimelineEvent? Event);
 
-/// <summary>One guest access as it was played.</summary>
-public readonly record struct AccessRecord(ulong Ipa, AccessKind Access, FaultResult Result, int EventNumber, long AccessIndex, DecisionRecord? Decision);
+/// <summary>One guest access as it was played (<paramref name="L2Guest"/>: the L2 guest's, at an L2 IPA through the shadow stage 2).</summary>
+public readonly record struct AccessRecord(ulong Ipa, AccessKind Access, FaultResult Result, int EventNumber, long AccessIndex, DecisionRecord? Decision, bool L2Guest = false);
 
 /// <summary>
 /// One non-access event as it was played (a memslot created in phase 0, or a timeline event), with what KVM or

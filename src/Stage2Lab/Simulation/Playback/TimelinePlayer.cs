@@ -132,7 +132,7 @@ public sealed class TimelinePlayer
                 PlayWorkload(w, eventNumber);
                 break;
             case AccessEvent a:
-                PlayAccess(a.Ipa, a.Access, eventNumber);
+                PlayAccess(a.Ipa, a.Access, eventNumber, a.L2Guest);
                 break;
             default:
                 ApplyEvent(ev, eventNumber);
@@ -154,19 +154,19 @@ public sealed class TimelinePlayer
         var gen = new AccessGenerator(w, _s.Host.PageSize);
         while (gen.Next(out ulong ipa, out AccessKind kind))
         {
-            PlayAccess(ipa, kind, eventNumber);
+            PlayAccess(ipa, kind, eventNumber, w.L2Guest);
             if (Stopped)
                 return;
         }
     }
 
-    private void PlayAccess(ulong ipa, AccessKind kind, int eventNumber)
+    private void PlayAccess(ulong ipa, AccessKind kind, int eventNumber, bool l2Guest)
     {
         long index = _accessIndex++;
-        FaultResult result = Vm.Access(ipa, kind);
+        FaultResult result = l2Guest ? Vm.AccessNested(ipa, kind) : Vm.Access(ipa, kind);
         if (_accessObservers.Length != 0)
         {
-            var record = new AccessRecord(ipa, kind, result, eventNumber, index, Vm.LastDecision);
+            var record = new AccessRecord(ipa, kind, result, eventNumber, index, Vm.LastDecision, l2Guest);
             foreach (ITimelineObserver o in _accessObservers)
                 o.OnAccess(Vm, record);
         }

@@ -29,7 +29,8 @@ public sealed class ExplainObserver : ITimelineObserver
 
     public void OnAccess(KvmVm vm, in AccessRecord access)
     {
-        if (Explained is not null || !access.Result.IsFault || access.Decision is null)
+        // --ipa names a canonical (L1) IPA: an L2 guest's faults are at L2 IPAs.
+        if (Explained is not null || !access.Result.IsFault || access.Decision is null || access.L2Guest)
             return;
         if (_eventNumber is { } wanted && wanted != access.EventNumber)
             return;

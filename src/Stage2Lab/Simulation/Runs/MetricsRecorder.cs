@@ -70,6 +70,20 @@ public sealed class MetricsRecorder : ITimelineObserver
         }
         foreach (Vma vma in vm.Host.Vmas)
             final.Vmas.Add((vma.Start, vma.End, vma.Name ?? ""));
+        if (vm.ShadowMmu is { } shadow)
+        {
+            var count = new LevelCounter(new long[4]);
+            shadow.Pgt.VisitLeaves(ref count);
+            final.ShadowLeaves = count.Leaves;
+        }
+    }
+
+    /// <summary>Counts leaves per level (the shadow stage 2 of an L2 guest).</summary>
+    private readonly struct LevelCounter(long[] leaves) : ILeafSink
+    {
+        public long[] Leaves => leaves;
+
+        public void OnLeaf(in LeafEntry leaf) => leaves[leaf.Level]++;
     }
 
     /// <summary>Merges consecutive leaves of one level and memory type into runs.</summary>

@@ -64,6 +64,9 @@ public sealed class FinalState
 
     /// <summary>The VMM's VMAs as the run ended (for the IPA map's edges).</summary>
     public List<(ulong Start, ulong End, string Name)> Vmas { get; } = new();
+
+    /// <summary>With an L2 guest (a `nested:` section): live leaves per level of its shadow stage 2; else null.</summary>
+    public long[]? ShadowLeaves { get; set; }
 }
 
 /// <summary>

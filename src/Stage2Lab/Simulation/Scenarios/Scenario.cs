@@ -28,6 +28,17 @@ public sealed class Scenario
 
     /// <summary>The guest's own stage 1 (the <c>guest:</c> section); null: the default (<see cref="GuestSpec"/>).</summary>
     public GuestSpec? Guest { get; set; }
+
+    /// <summary>The `nested:` section: the VM runs an L2 guest whose L1 hypervisor's own stage 2 this describes.</summary>
+    public NestedSpec? Nested { get; set; }
+}
+
+/// <summary>The L1 hypervisor's stage 2 for its L2 guest (the `nested:` section).</summary>
+public sealed class NestedSpec
+{
+    public List<L1Stage2Mapping> L1Stage2 { get; } = new();
+
+    public SourceSpan Where { get; set; }
 }
 
 /// <summary>Where in the scenario file something was written.</summary>
@@ -128,6 +139,12 @@ public sealed class VmSpec
     public string CostProfile { get; set; } = "";
 
     public int MaxSlots { get; set; } = 32764;
+
+    /// <summary>`pkvm`: an ordinary VM, a non-protected guest under protected KVM (true), or a protected guest.</summary>
+    public VmFlavor Pkvm { get; set; }
+
+    /// <summary>Where `pkvm` was written (for errors about the policies it needs).</summary>
+    public SourceSpan? PkvmWhere { get; set; }
 }
 
 public sealed class MemslotSpec

@@ -73,7 +73,7 @@ public static class ScenarioReader
 
         public void Root(YamlNode root)
         {
-            var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline", "guest");
+            var f = _r.Mapping(root, "", "name", "description", "host", "mappings", "vm", "memslots", "timeline", "guest", NewestKernelSpecs.NestedKey);
             if (f is null)
                 return;
             _s.Name = f.String("name") ?? Path.GetFileNameWithoutExtension(_s.SourceFile);
@@ -84,6 +84,8 @@ public static class ScenarioReader
                 Mappings(mappings);
             if (f["vm"] is { } vm)
                 Vm(vm);
+            if (f[NewestKernelSpecs.NestedKey] is { } nested)
+                NewestKernelSpecs.Nested(_r, nested, _s);
             if (f["memslots"] is { } slots && _r.Sequence(slots, "memslots") is { } seq)
             {
                 for (int i = 0; i < seq.Children.Count; i++)
@@ -195,10 +197,11 @@ public static class ScenarioReader
 
         private void Vm(YamlNode node)
         {
-            var f = _r.Mapping(node, "vm", "ipa-bits", "fwb", "dic", "range-tlbi", "policies", "eager-split-chunk", "manual-dirty-log-protect", "cost-profile", "max-slots");
+            var f = _r.Mapping(node, "vm", "ipa-bits", "fwb", "dic", "range-tlbi", "policies", "eager-split-chunk", "manual-dirty-log-protect", "cost-profile", "max-slots", NewestKernelSpecs.PkvmKey);
             if (f is null)
                 return;
             VmSpec vm = _s.Vm;
+            NewestKernelSpecs.Pkvm(_r, f, vm);
             vm.IpaBits = f.Int("ipa-bits", Stage2Geometry.MinIpaBits, Stage2Geometry.MaxIpaBits) ?? 40;
             vm.Fwb = f.Bool("fwb") ?? false;
             vm.Dic = f.Bool("dic") ?? true;
@@ -228,7 +231,7 @@ public static class ScenarioReader
 
         private MemslotSpec? Memslot(YamlNode node, string path)
         {
-            var f = _r.Mapping(node, path, "id", "ipa", "size", "hva", "mapping", "offset", "readonly", "log");
+            var f = _r.Mapping(node, path, "id", "ipa", "size", "hva", "mapping", "offset", "readonly", "log", NewestKernelSpecs.GuestMemfdKey);
             if (f is null)
                 return null;
             bool ok = f.Require("id", "the slot number") & f.Require("ipa", "the guest physical base");
@@ -272,6 +275,7 @@ public static class ScenarioReader
                 slot.Flags |= MemslotFlags.ReadOnly;
             if (f.Bool("log") == true)
                 slot.Flags |= MemslotFlags.LogDirtyPages;
+            slot.Flags |= NewestKernelSpecs.GuestMemfd(f);
             return ok ? slot : null;
         }
 
@@ -322,7 +326,7 @@ public static class ScenarioReader
 
         private TimelineEvent? Access(YamlNode body, string path)
         {
-            var f = _r.Mapping(body, path, "name", "ipa", "kind");
+            var f = _r.Mapping(body, path, "name", "ipa", "kind", NewestKernelSpecs.GuestKey);
             if (f is null || !(f.Require("ipa", "the guest physical address") & f.Require("kind", "read, write or exec")))
                 return null;
             string? kind = f.Choice("kind", "read", "write", "exec");
@@ -331,6 +335,7 @@ public static class ScenarioReader
                 Name = f.String("name") ?? "",
                 Ipa = f.Size("ipa") ?? 0,
                 Access = kind switch { "write" => AccessKind.Write, "exec" => AccessKind.Exec, _ => AccessKind.Read },
+                L2Guest = NewestKernelSpecs.L2Guest(f),
             };
         }
 
@@ -344,10 +349,10 @@ public static class ScenarioReader
 
         private WorkloadEvent? Workload(YamlNode body, string path)
         {
-            var f = _r.Mapping(body, path, "name", "pattern", "ipa", "size", "slot", "stride", "count", "seed", "mix", "skew", "buckets", "file");
+            var f = _r.Mapping(body, path, "name", "pattern", "ipa", "size", "slot", "stride", "count", "seed", "mix", "skew", "buckets", "file", NewestKernelSpecs.GuestKey);
             if (f is null)
                 return null;
-            var w = new WorkloadEvent { Name = f.String("name") ?? "" };
+            var w = new WorkloadEvent { Name = f.String("name") ?? "", L2Guest = NewestKernelSpecs.L2Guest(f) };
             if (!f.Require("pattern", "sequential, random, strided, zipf or trace"))
                 return null;
             string? pattern = f.Choice("pattern", "sequential", "random", "strided", "zipf", "trace");
@@ -526,6 +531,7 @@ public static class ScenarioReader
                 if (!ids.Add(slot.Id))
                     _r.Errors.Add(new ScenarioError(_s.SourceFile, slot.Where.Line, slot.Where.Column, slot.Where.Path + ".id", $"slot id {slot.Id} is used twice; later changes belong in the timeline (slot-move, dirty-log)"));
             }
+            NewestKernelSpecs.Validate(_s, _policyNodes, _r.Errors);
             if (_s.Vm.Policies.Count == 0)
                 _s.Vm.Policies.AddRange(PolicyRegistry.ComparedNames);
         }

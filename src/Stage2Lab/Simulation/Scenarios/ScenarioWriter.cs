@@ -44,6 +44,14 @@ public static class ScenarioWriter
         y.Append("  dic: ").Append(B(s.Vm.Dic)).Append('\n');
         y.Append("  range-tlbi: ").Append(B(s.Vm.RangeTlbi)).Append('\n');
         y.Append("  policies: [").Append(string.Join(", ", s.Vm.Policies)).Append("]\n");
+        if (s.Vm.Pkvm != VmFlavor.Kvm)
+            y.Append("  pkvm: ").Append(s.Vm.Pkvm == VmFlavor.ProtectedPkvm ? "protected" : "true").Append('\n');
+        if (s.Nested is { } nested)
+        {
+            y.Append("nested:\n  l1-stage2:\n");
+            foreach (L1Stage2Mapping l in nested.L1Stage2)
+                y.Append($"    - {{ l2-ipa: {H(l.L2Ipa)}, l1-ipa: {H(l.L1Ipa)}, size: {H(l.SizeBytes)}, perms: {l.Perms.ToLetters()} }}\n");
+        }
         if (s.Memslots.Count > 0)
         {
             y.Append("memslots:\n");
@@ -106,12 +114,14 @@ public static class ScenarioWriter
             f.Add("readonly: true");
         if ((s.Flags & MemslotFlags.LogDirtyPages) != 0)
             f.Add("log: true");
+        if ((s.Flags & MemslotFlags.GuestMemfd) != 0)
+            f.Add("guest-memfd: true");
         return "{ " + string.Join(", ", f) + " }";
     }
 
     private static string Event(TimelineEvent ev) => ev switch
     {
-        AccessEvent a => $"access: {{ ipa: {H(a.Ipa)}, kind: {a.Access.ToString().ToLowerInvariant()} }}",
+        AccessEvent a => $"access: {{ ipa: {H(a.Ipa)}, kind: {a.Access.ToString().ToLowerInvariant()}{(a.L2Guest ? ", guest: l2" : "")} }}",
         SlotCreateEvent c => "slot-create: " + Slot(c.Slot),
         SlotDeleteEvent d => $"slot-delete: {{ slot: {d.SlotId} }}",
         SlotMoveEvent m => $"slot-move: {{ slot: {m.SlotId}, ipa: {H(m.Ipa)} }}",
@@ -129,7 +139,7 @@ public static class ScenarioWriter
     {
         string pattern = w.Pattern.ToString().ToLowerInvariant();
         return $"workload: {{ pattern: {pattern}, ipa: {H(w.Ipa)}, size: {H(w.SizeBytes)}, stride: {H(w.StrideBytes)}, count: {w.Count}, seed: {w.Seed}, " +
-            $"mix: {{ read: {w.ReadPercent}, write: {w.WritePercent}, exec: {w.ExecPercent} }}, skew: {w.Skew.ToString(CultureInfo.InvariantCulture)} }}";
+            $"mix: {{ read: {w.ReadPercent}, write: {w.WritePercent}, exec: {w.ExecPercent} }}, skew: {w.Skew.ToString(CultureInfo.InvariantCulture)}{(w.L2Guest ? ", guest: l2" : "")} }}";
     }
 
     private static string Kind(VmaKind kind) => kind switch { VmaKind.Anonymous => "anon", VmaKind.Hugetlb => "hugetlb", _ => "pfnmap" };

@@ -94,6 +94,9 @@ public sealed class AccessEvent : TimelineEvent
     public ulong Ipa { get; set; }
 
     public AccessKind Access { get; set; }
+
+    /// <summary>`guest: l2`: the L2 guest makes the access (an L2 IPA, through the shadow stage 2).</summary>
+    public bool L2Guest { get; set; }
 }
 
 public sealed class TeardownEvent : TimelineEvent
@@ -147,4 +150,7 @@ public sealed class WorkloadEvent : TimelineEvent
 
     /// <summary>Trace contents, loaded when the scenario is read.</summary>
     public List<(ulong Ipa, AccessKind Kind)>? Trace { get; set; }
+
+    /// <summary>`guest: l2`: the L2 guest makes the accesses (L2 IPAs, through the shadow stage 2).</summary>
+    public bool L2Guest { get; set; }
 }

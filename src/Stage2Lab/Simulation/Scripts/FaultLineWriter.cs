@@ -45,6 +45,9 @@ public static class FaultLineWriter
             case FaultOutcome.Injected:
                 output.Write("inject");
                 break;
+            case FaultOutcome.ForwardedToL1:
+                output.Write("l1-fault"); // only an L2 guest's access (scenarios), never a script line
+                break;
             default:
                 output.Write("error ");
                 output.Write(result.Errno == 0 && result.TouchedNonRamPage ? "?" : Errno.Name(result.Errno));

@@ -53,6 +53,8 @@ public static class S2FaultsScript
         private bool _fwb;
         private bool _dic = true;
         private string _policy = "v6.18";
+        private bool _pkvm;
+        private int _pkvmLine;
         private PhysicalMemory? _memory;
         private HostAddressSpace? _host;
         private KvmVm? _vm;
@@ -93,6 +95,7 @@ public static class S2FaultsScript
                 case "ipa-bits": Header(ref p, keyword); _ipaBits = p.IpaBits(); break;
                 case "fwb": Header(ref p, keyword); _fwb = p.OnOff(keyword); break;
                 case "dic": Header(ref p, keyword); _dic = p.OnOff(keyword); break;
+                case "pkvm": Header(ref p, keyword); _pkvm = p.OnOff(keyword); _pkvmLine = number; break;
                 case "policy":
                     Header(ref p, keyword);
                     _policy = p.Text(p.Word("policy name"));
@@ -115,7 +118,7 @@ public static class S2FaultsScript
                         DumpWriter.Write(_vm!.Stage2, _output);
                     break;
                 default:
-                    throw p.Error($"unknown keyword '{keyword}', expected a header (granule, ipa-bits, fwb, dic, policy), a host line (ram, vma, remap) or an event (slot, slot-delete, log, dirty, access, munmap, dump)");
+                    throw p.Error($"unknown keyword '{keyword}', expected a header (granule, ipa-bits, fwb, dic, policy, pkvm), a host line (ram, vma, remap) or an event (slot, slot-delete, log, dirty, access, munmap, dump)");
             }
             p.End();
         }
@@ -123,7 +126,7 @@ public static class S2FaultsScript
         private void Header(ref LineParser p, string keyword)
         {
             if (_section != Section.Header)
-                throw p.Error($"header line '{keyword}' after the host description or events; headers (granule, ipa-bits, fwb, dic, policy) come first");
+                throw p.Error($"header line '{keyword}' after the host description or events; headers (granule, ipa-bits, fwb, dic, policy, pkvm) come first");
         }
 
         private void HostLine(ref LineParser p, string keyword)
@@ -145,6 +148,13 @@ public static class S2FaultsScript
         {
             if (_host is not null)
                 return;
+            // pkvm on: a non-protected guest under protected KVM, which only some fault paths model.
+            string policy = PolicyOverride ?? _policy;
+            if (_pkvm && !PolicyRegistry.Create(policy).Supports(VmFlavor.Pkvm))
+            {
+                string supporting = string.Join(", ", PolicyRegistry.All.Where(d => d.Create().Supports(VmFlavor.Pkvm)).Select(d => d.Name));
+                throw new ScriptException(_file, _pkvmLine, $"'pkvm on' needs a fault path that models protected KVM ({supporting}); policy {policy} has none: drop 'pkvm on' or choose one of those");
+            }
             _memory = new PhysicalMemory();
             _host = new HostAddressSpace(new HostPageTableConfig(_granule), _memory);
         }
@@ -157,6 +167,7 @@ public static class S2FaultsScript
                 IpaBits = _ipaBits,
                 Features = new CpuFeatures(Fwb: _fwb, Dic: _dic, RangeTlbi: false),
                 MaxSlots = 512,
+                Flavor = _pkvm ? VmFlavor.Pkvm : VmFlavor.Kvm,
             };
             return new KvmVm(config, _host!, PolicyRegistry.Create(PolicyOverride ?? _policy));
         }
