@@ -165,6 +165,7 @@ public static class S2FaultsScript
         {
             ulong basePa = p.Number("BASE");
             ulong size = p.Number("SIZE");
+            p.PaRange("RAM BASE", basePa, size);
             HostResult r = _memory!.AddRam(basePa, size);
             if (!r.Succeeded)
                 throw p.Error(r.Message!);
@@ -189,6 +190,7 @@ public static class S2FaultsScript
                             throw p.Error($"unknown anon VMA flag '{p.Text(flag)}', expected thp");
                         thp = true;
                     }
+                    p.PaRange("PA", pa, size);
                     vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp };
                     break;
                 }
@@ -196,12 +198,15 @@ public static class S2FaultsScript
                 {
                     ulong hsize = p.Number("HSIZE");
                     ulong pa = p.Number("PA");
+                    p.PaRange("PA", pa, size);
                     vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = hsize };
                     break;
                 }
                 case "pfnmap":
                 {
                     ulong pgoff = p.Number("PGOFF");
+                    // vm_pgoff is the PFN the host maps (and v5.9/v5.13 ioremap) from.
+                    p.PaRange($"PGOFF 0x{pgoff:x} pages: PA", pgoff <= LineParser.PaLimit >> _granule.PageShift ? pgoff << _granule.PageShift : ulong.MaxValue, size);
                     bool pmd = false, uncached = false, cacheable = false;
                     while (p.TryWord(out ReadOnlySpan<byte> flag))
                     {
@@ -241,6 +246,7 @@ public static class S2FaultsScript
             ulong hva = p.Number("HVA");
             ulong size = p.Number("SIZE");
             ulong pa = p.Number("PA");
+            p.PaRange("PA", pa, size);
             HostResult r = _host!.Remap(hva, size, pa);
             if (!r.Succeeded)
                 throw p.Error(r.Message!);
@@ -327,11 +333,14 @@ public static class S2FaultsScript
         {
             ulong ipa = p.Number("IPA");
             ReadOnlySpan<byte> kindWord = p.Word("access kind (r, w or x)");
-            Span<char> kindChars = stackalloc char[kindWord.Length];
-            for (int i = 0; i < kindWord.Length; i++)
+            // The longest kind word is "write"/"exec"-sized; a longer token is refused before it is copied.
+            const int maxKindLetters = 8;
+            Span<char> kindChars = stackalloc char[maxKindLetters];
+            kindChars = kindChars[..Math.Min(kindWord.Length, maxKindLetters)];
+            for (int i = 0; i < kindChars.Length; i++)
                 kindChars[i] = (char)kindWord[i];
-            if (!AccessKindExtensions.TryParse(kindChars, out AccessKind kind))
-                throw p.Error($"bad access kind '{p.Text(kindWord)}', expected r, w or x");
+            if (kindWord.Length > maxKindLetters || !AccessKindExtensions.TryParse(kindChars, out AccessKind kind))
+                throw p.Error($"bad access kind '{LineParser.Shorten(kindWord)}', expected r, w or x");
             if (_output is null)
                 return;
             DecisionRecord? explain = ExplainLine?.Invoke(number);

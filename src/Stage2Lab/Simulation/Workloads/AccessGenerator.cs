@@ -27,12 +27,7 @@ public sealed class AccessGenerator
         _pages = Math.Max(1, workload.SizeBytes / _pageSize);
         _stride = workload.StrideBytes != 0 ? workload.StrideBytes : _pageSize;
         _rng = new SplitMix64(workload.Seed);
-        Total = workload.Pattern switch
-        {
-            WorkloadPattern.Trace => (ulong)(workload.Trace?.Count ?? 0),
-            WorkloadPattern.Sequential or WorkloadPattern.Strided when workload.Count == 0 => Math.Max(1, workload.SizeBytes / _stride),
-            _ => workload.Count,
-        };
+        Total = AccessesOf(workload, granule);
         if (workload.Pattern == WorkloadPattern.Zipf)
         {
             ulong buckets = Math.Clamp(workload.ZipfBuckets, 1, Math.Min(_pages, 1UL << 20));
@@ -47,6 +42,18 @@ public sealed class AccessGenerator
             for (ulong r = 0; r < buckets; r++)
                 _zipfCdf[r] /= sum;
         }
+    }
+
+    /// <summary>How many accesses a workload makes: its count, its trace, or one pass of a sweep.</summary>
+    public static ulong AccessesOf(WorkloadEvent workload, Granule granule)
+    {
+        ulong stride = workload.StrideBytes != 0 ? workload.StrideBytes : granule.PageSize;
+        return workload.Pattern switch
+        {
+            WorkloadPattern.Trace => (ulong)(workload.Trace?.Count ?? 0),
+            WorkloadPattern.Sequential or WorkloadPattern.Strided when workload.Count == 0 => Math.Max(1, workload.SizeBytes / stride),
+            _ => workload.Count,
+        };
     }
 
     /// <summary>How many accesses the workload makes.</summary>
