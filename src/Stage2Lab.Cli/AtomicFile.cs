@@ -43,6 +43,10 @@ internal static class AtomicFile
     {
         for (int hops = 0; hops < 40; hops++)
         {
+            // /dev/stdout leads to /proc/self/fd/1, whose "target" may be "pipe:[123]", not a path: open the
+            // special file itself.
+            if (IsUnderDevOrProc(full))
+                return full;
             var info = new FileInfo(full);
             if (info.LinkTarget is not { } target)
                 return full;
@@ -50,6 +54,9 @@ internal static class AtomicFile
         }
         throw new IOException($"too many levels of symbolic links at '{full}'");
     }
+
+    private static bool IsUnderDevOrProc(string full) =>
+        full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal);
 
     /// <summary>
     /// True for an existing file that is not a regular file: under /dev or /proc, or one that cannot seek (a FIFO,
@@ -60,7 +67,7 @@ internal static class AtomicFile
         opened = null;
         if (!File.Exists(full))
             return false;
-        if (full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal))
+        if (IsUnderDevOrProc(full))
             return true;
         FileStream stream;
         try

@@ -12,6 +12,12 @@ public sealed record MemoryItem(string What, SourceSpan Where, ulong Bytes);
 /// <summary>What a run of one policy is expected to need at most, and what for.</summary>
 public sealed record MemoryEstimate(string Policy, ulong TotalBytes, IReadOnlyList<MemoryItem> Items)
 {
+    /// <summary>Pages mapped one kvm_pgtable_stage2_map call at a time when slots are created (v5.9, v5.13), and the largest slot's share.</summary>
+    public ulong PagesMappedAtCreation { get; init; }
+
+    /// <summary>The slot that maps the most pages at creation.</summary>
+    public MemoryItem? LargestCreation { get; init; }
+
     /// <summary>The part that needs the most (what to lower first).</summary>
     public MemoryItem? Largest => Items.Count == 0 ? null : Items.MaxBy(i => i.Bytes);
 }
@@ -58,6 +64,8 @@ public static class MemoryEstimator
                 slots.Add(c.Slot);
         }
 
+        ulong creationPages = 0;
+        MemoryItem? largestCreation = null;
         if (PageByPageAtCreation.Contains(policy))
         {
             foreach (MemslotSpec slot in slots)
@@ -66,7 +74,12 @@ public static class MemoryEstimator
                 if (pfnmapBytes == 0)
                     continue;
                 ulong tables = Saturating.Multiply(FullTables(granule, pfnmapBytes, ulong.MaxValue), tablePageBytes);
-                items.Add(new MemoryItem($"page tables for mapping {SizeText.Format(pfnmapBytes)} of VM_PFNMAP memory of slot {slot.Id} page by page at slot creation ({policy}: kvm_phys_addr_ioremap)", slot.Where, tables));
+                var item = new MemoryItem($"page tables for mapping {SizeText.Format(pfnmapBytes)} of VM_PFNMAP memory of slot {slot.Id} page by page at slot creation ({policy}: kvm_phys_addr_ioremap)", slot.Where, tables);
+                items.Add(item);
+                ulong pages = pfnmapBytes >> granule.PageShift;
+                creationPages = Saturating.Add(creationPages, pages);
+                if (largestCreation is null || tables > largestCreation.Bytes)
+                    largestCreation = item;
             }
         }
 
@@ -120,7 +133,7 @@ public static class MemoryEstimator
         ulong total = BaseBytes;
         foreach (MemoryItem item in items)
             total = Saturating.Add(total, item.Bytes);
-        return new MemoryEstimate(policy, total, items);
+        return new MemoryEstimate(policy, total, items) { PagesMappedAtCreation = creationPages, LargestCreation = largestCreation };
     }
 
     /// <summary>
@@ -135,17 +148,38 @@ public static class MemoryEstimator
             MemoryEstimate e = Estimate(s, policy, check);
             if (worst is null || e.TotalBytes > worst.TotalBytes)
                 worst = e;
+            if (e.PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation)
+            {
+                SourceSpan at = e.LargestCreation!.Where;
+                throw new ScenarioException([new ScenarioError(s.SourceFile, at.Line, at.Column, at.Path,
+                    $"under {policy} slot creation would map {e.PagesMappedAtCreation:N0} VM_PFNMAP pages one at a time (kvm_phys_addr_ioremap), above the limit of {ScenarioLimits.MaxPagesMappedAtCreation:N0} per run (about 85 s per 10^8 pages); use a smaller VM_PFNMAP mapping or slot, or leave v5.9/v5.13 out of the policies")]);
+            }
         }
         if (worst is null || worst.TotalBytes <= limitBytes)
             return;
         MemoryItem? largest = worst.Largest;
         SourceSpan where = largest?.Where ?? default;
-        string biggest = largest is null ? "" : $"; the most is {SizeText.Format(largest.Bytes)} of {largest.What}";
+        string biggest = largest is null ? "" : $"; the most is {Approximate(largest.Bytes)} of {largest.What}";
         string lower = worst.Policy is "v5.9" or "v5.13" && largest?.What.Contains("slot creation", StringComparison.Ordinal) == true
             ? "lower it (a smaller VM_PFNMAP mapping or slot, or leave v5.9/v5.13 out of the policies)"
             : "lower it (smaller ranges, fewer accesses, fewer logging slots)";
         throw new ScenarioException([new ScenarioError(s.SourceFile, where.Line, where.Column, where.Path,
-            $"this run would need about {SizeText.Format(worst.TotalBytes)} of memory under {worst.Policy}{biggest}; the limit is {SizeText.Format(limitBytes)}: {lower}, or {howToRaise}")]);
+            $"this run would need about {Approximate(worst.TotalBytes)} of memory under {worst.Policy}{biggest}; the limit is {Approximate(limitBytes)}: {lower}, or {howToRaise}")]);
+    }
+
+    /// <summary>A size to three significant figures in binary units: "33.1 GiB".</summary>
+    public static string Approximate(ulong bytes)
+    {
+        ReadOnlySpan<string> units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        string format = unit == 0 || value >= 100 ? "0" : value >= 10 ? "0.0" : "0.00";
+        return value.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " " + units[unit];
     }
 
     /// <summary>Bytes of the slot's HVA range that VM_PFNMAP VMAs back at creation (not fault-time remaps).</summary>

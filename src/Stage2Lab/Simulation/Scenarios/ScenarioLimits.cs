@@ -36,6 +36,12 @@ public static class ScenarioLimits
     /// </summary>
     public const ulong MaxAccessesPerRun = 1_000_000_000;
 
+    /// <summary>
+    /// Pages v5.9 and v5.13 map one by one when slots are created (kvm_phys_addr_ioremap over VM_PFNMAP VMAs):
+    /// about 0.85 µs each, so 2^27 (512 GiB of 4K pages) is about two minutes per policy.
+    /// </summary>
+    public const ulong MaxPagesMappedAtCreation = 1UL << 27;
+
     /// <summary>A trace line longer than this is refused (a real one is under 40 bytes).</summary>
     public const int MaxTraceLineBytes = 1024;
 

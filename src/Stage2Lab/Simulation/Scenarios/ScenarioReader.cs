@@ -205,17 +205,16 @@ public static class ScenarioReader
                 vma.FaultTimeRemap = f.Bool("fault-time-remap") ?? false;
                 vma.ReadOnly = f.Bool("read-only") ?? false;
                 ulong mappingSize = Math.Min(vma.SizeBytes, MaxSizeBytes);
-                if (vma.Pa is { } pa && !PaRangeOk(f, "pa", pa, mappingSize))
-                    ok = false;
+                // A refused PA or offset is reported, but the mapping is still known by name (no second error
+                // at every slot that names it); the errors stop the run anyway.
+                if (vma.Pa is { } pa)
+                    PaRangeOk(f, "pa", pa, mappingSize);
                 // vm_pgoff is a PFN (without device: the host maps PA pgoff << PAGE_SHIFT onwards).
                 int pageShift = _s.Host.PageSize.PageShift;
-                if (vma.PgOff is { } pgoff && !PaRangeOk(f, "pgoff", pgoff <= PaLimit >> pageShift ? pgoff << pageShift : ulong.MaxValue, mappingSize, $"pgoff 0x{pgoff:x} (PA 0x{pgoff:x} << {pageShift})"))
-                    ok = false;
+                if (vma.PgOff is { } pgoff)
+                    PaRangeOk(f, "pgoff", pgoff <= PaLimit >> pageShift ? pgoff << pageShift : ulong.MaxValue, mappingSize, $"pgoff 0x{pgoff:x} (PA 0x{pgoff:x} << {pageShift})");
                 if (vma.DeviceOffset > MaxSizeBytes)
-                {
                     _r.Error(f["device-offset"]!, f.PathOf("device-offset"), $"device-offset 0x{vma.DeviceOffset:x} lies beyond any device region (above 2^52); expected an offset inside the device");
-                    ok = false;
-                }
                 if (f["pieces"] is { } pieces && _r.Sequence(pieces, f.PathOf("pieces")) is { } ps)
                 {
                     for (int j = 0; j < ps.Children.Count; j++)
