@@ -267,6 +267,21 @@ public class MalformedInputCliTests
     }
 
     [Fact]
+    public void Scripts_that_would_map_trillions_of_pages_one_by_one_are_refused_with_the_limit()
+    {
+        string dir = TempDir();
+        // 256 TiB with a PA that is not 2M-congruent with the IPA: 2^36 pages, hours and 512 GiB of tables.
+        string ops = Write(dir, "huge.s2ops", "granule 4K\nipa-bits 48\nmap 0x0 0xfffffffff000 0x1000 rw\n");
+        AssertBadInput(InProcess("replay", ops), "huge.s2ops:3:", "268,435,456 pages mapped one by one");
+        // v5.13 ioremaps a 16 TiB VM_PFNMAP slot page by page at creation.
+        string faults = Write(dir, "huge.s2faults", "granule 4K\nipa-bits 48\npolicy v5.13\nram 0x80000000 1G\nvma 0x100000000000 0x100000000000 pfnmap 0x100000\nslot 0 0 0x100000000000 0x100000000000\n");
+        AssertBadInput(InProcess("replay", faults), "huge.s2faults:6:", "under v5.13", "kvm_phys_addr_ioremap");
+        // The same slot under v6.18 maps nothing at creation: valid.
+        string newer = Write(dir, "newer.s2faults", File.ReadAllText(faults).Replace("policy v5.13", "policy v6.18"));
+        Assert.Equal(0, InProcess("replay", newer).Code);
+    }
+
+    [Fact]
     public void Thirty_two_thousand_memslots_are_created_and_listed()
     {
         string dir = TempDir();

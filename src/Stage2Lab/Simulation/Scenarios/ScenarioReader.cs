@@ -96,6 +96,12 @@ public static class ScenarioReader
         private readonly string _baseDirectory;
         private readonly Dictionary<string, YamlNode> _policyNodes = new();
 
+        // By name (the first of a name; a second is an error), so that thousands of slots and events that name
+        // a mapping cost O(1) each rather than a walk of every mapping.
+        private readonly Dictionary<string, VmaSpec> _mappingsByName = new();
+        private readonly Dictionary<int, MemslotSpec> _slotsById = new();
+        private readonly Dictionary<string, List<(ulong Ipa, Arch.AccessKind Kind)>?> _traces = new();
+
         public Binder(YamlNodeReader r, Scenario s, string baseDirectory)
         {
             _r = r;
@@ -121,7 +127,10 @@ public static class ScenarioReader
                 for (int i = 0; i < seq.Children.Count; i++)
                 {
                     if (Memslot(seq.Children[i], YamlNodeReader.Index("memslots", i)) is { } slot)
+                    {
                         _s.Memslots.Add(slot);
+                        _slotsById.TryAdd(slot.Id, slot);
+                    }
                 }
             }
             if (f["timeline"] is { } timeline)
@@ -242,7 +251,10 @@ public static class ScenarioReader
                 if (kind == "pfnmap" && !f.Has("pgoff") && !f.Has("device"))
                     _r.Error(seq.Children[i], p, "a pfnmap mapping needs 'device' (a host device region) or 'pgoff' (vm_pgoff in pages)");
                 if (ok)
+                {
                     _s.Mappings.Add(vma);
+                    _mappingsByName.TryAdd(vma.Name, vma);
+                }
             }
         }
 
@@ -292,7 +304,7 @@ public static class ScenarioReader
             ulong? size = f.Size("size");
             if (f.String("mapping") is { } mappingName)
             {
-                VmaSpec? vma = _s.Mappings.Find(m => m.Name == mappingName);
+                VmaSpec? vma = _mappingsByName.GetValueOrDefault(mappingName);
                 if (vma is null)
                 {
                     _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{mappingName}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
@@ -424,12 +436,16 @@ public static class ScenarioReader
                 if (!f.Require("file", "a CSV trace, lines ipa,kind[,vcpu]"))
                     return null;
                 w.TraceFile = f.String("file");
-                w.Trace = TraceReader.Load(Path.Combine(_baseDirectory, w.TraceFile!), _r, f["file"]!, f.PathOf("file"));
+                string tracePath = Path.Combine(_baseDirectory, w.TraceFile!);
+                // A trace named by several workloads is read once.
+                if (!_traces.TryGetValue(tracePath, out var trace))
+                    _traces[tracePath] = trace = TraceReader.Load(tracePath, _r, f["file"]!, f.PathOf("file"));
+                w.Trace = trace;
                 return w;
             }
             if (f.Int("slot", 0, 32763) is { } slotId)
             {
-                MemslotSpec? slot = _s.Memslots.Find(m => m.Id == slotId);
+                MemslotSpec? slot = _slotsById.GetValueOrDefault(slotId);
                 if (slot is null)
                 {
                     _r.Error(f["slot"]!, f.PathOf("slot"), $"no memslot with id {slotId} in 'memslots'");
@@ -553,7 +569,7 @@ public static class ScenarioReader
             ulong offset = f.Size("offset") ?? 0;
             if (f.String("mapping") is { } name)
             {
-                VmaSpec? vma = _s.Mappings.Find(m => m.Name == name);
+                VmaSpec? vma = _mappingsByName.GetValueOrDefault(name);
                 if (vma is null)
                 {
                     _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{name}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");

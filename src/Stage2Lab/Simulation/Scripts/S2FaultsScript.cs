@@ -56,6 +56,7 @@ public static class S2FaultsScript
         private PhysicalMemory? _memory;
         private HostAddressSpace? _host;
         private KvmVm? _vm;
+        private ulong _pagesOneByOne;
 
         public Runner(string file, TextWriter? output)
         {
@@ -268,6 +269,7 @@ public static class S2FaultsScript
                 else
                     throw p.Error($"unknown slot flag '{p.Text(flag)}', expected ro or log");
             }
+            CountPagesAtCreation(ref p, size, hva);
             if (_output is null)
                 return;
             int slotId = id > int.MaxValue ? -1 : (int)id;
@@ -276,6 +278,27 @@ public static class S2FaultsScript
             KvmResult r = _vm!.SetUserMemoryRegion(slotId, ipa, size, hva, flags);
             Write(r.Succeeded ? $"slot {number} ok\n" : $"slot {number} error {Errno.Name(r.Errno)}\n");
             AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Slot, Vm = _vm, SlotId = slotId, OldIpa = oldIpa, OldSizeBytes = oldSize, Errno = r.Errno });
+        }
+
+        /// <summary>
+        /// Bounds the work of v5.9/v5.13 slot creation (<see cref="ScriptLimits.MaxPagesMappedOneByOne"/>):
+        /// kvm_arch_prepare_memory_region maps every page of the slot's VM_PFNMAP VMAs with one
+        /// kvm_pgtable_stage2_map call each (kvm_phys_addr_ioremap).
+        /// </summary>
+        private void CountPagesAtCreation(ref LineParser p, ulong size, ulong hva)
+        {
+            string policy = PolicyOverride ?? _policy;
+            if (policy is not ("v5.9" or "v5.13") || _host is null || hva > ulong.MaxValue - size)
+                return;
+            ulong bytes = 0;
+            foreach (Vma vma in _host.Intersecting(hva, hva + size))
+            {
+                if (vma.IsPfnMap)
+                    bytes += Math.Min(vma.End, hva + size) - Math.Max(vma.Start, hva);
+            }
+            _pagesOneByOne += bytes >> _granule.PageShift;
+            if (_pagesOneByOne > ScriptLimits.MaxPagesMappedOneByOne)
+                throw p.Error($"under {policy} the script's slots come to more than {ScriptLimits.MaxPagesMappedOneByOne:N0} VM_PFNMAP pages mapped one by one at creation (kvm_phys_addr_ioremap), the limit of a script (about half a minute and 2 GiB of tables); use smaller slots or another policy");
         }
 
         private void SlotDelete(ref LineParser p, int number)
