@@ -16,7 +16,10 @@ internal static class CliProcess
     }
 
     /// <summary>`dotnet s2lab.dll ARGS` with a time limit; the exit code, standard output and error.</summary>
-    public static (int Code, string Out, string Err) Spawn(params string[] args)
+    public static (int Code, string Out, string Err) Spawn(params string[] args) => Spawn(new Dictionary<string, string>(), args);
+
+    /// <summary>`dotnet s2lab.dll ARGS` with extra environment variables.</summary>
+    public static (int Code, string Out, string Err) Spawn(Dictionary<string, string> environment, params string[] args)
     {
         string dll = typeof(CliApp).Assembly.Location;
         var info = new ProcessStartInfo("dotnet")
@@ -26,6 +29,8 @@ internal static class CliProcess
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+            info.Environment[name] = value;
         info.ArgumentList.Add(dll);
         foreach (string a in args)
             info.ArgumentList.Add(a);

@@ -123,6 +123,22 @@ public class MalformedInputCliTests
     }
 
     [Fact]
+    public void A_4_TiB_BAR_with_the_GC_heap_capped_is_refused_by_the_default_limit_not_out_of_memory()
+    {
+        string dir = TempDir();
+        string path = Write(dir, "bar.yaml", Base.Replace("kind: pfnmap, start: 0x7000_0000_0000, size: 1G", "kind: pfnmap, start: 0x5000_0000_0000, size: 4T").Replace("size: 1G } ]", "size: 4T } ]").Replace("ipa-bits: 40", "ipa-bits: 48, policies: [v5.13]"));
+        // The default limit is half of what the process may use, which a GC heap limit (or a container) lowers.
+        var capped = new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x20000000" };
+        var r = Spawn(capped, "run", path);
+        AssertBadInput(r, "bar.yaml:10:5: memslots[1]", "kvm_phys_addr_ioremap", "limit");
+        Assert.DoesNotContain("OutOfMemory", r.Err);
+        // 256 GiB is within the page-by-page limit, but its 512 MiB of tables are not within the capped heap's share.
+        File.WriteAllText(path, File.ReadAllText(path).Replace("4T", "256G"));
+        var r2 = Spawn(capped, "run", path);
+        AssertBadInput(r2, "bar.yaml:10:5: memslots[1]", "would need about", "the limit is 256 MiB");
+    }
+
+    [Fact]
     public void An_unexpected_exception_is_an_internal_error_with_its_own_exit_code_never_one()
     {
         var stderr = new StringWriter();
