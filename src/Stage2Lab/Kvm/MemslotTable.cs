@@ -6,9 +6,9 @@ namespace Stage2Lab.Kvm;
 /// The VM's memslots: by id, and ordered by IPA for an O(log n) gfn_to_memslot.
 /// </summary>
 /// <remarks>
-/// Since 5.17 the kernel keeps memslots in an interval rbtree by gfn (kvm_main.c, kvm_memslot_gfn_insert), so
-/// creating, moving and deleting a slot is O(log n) however many slots exist (KVM_USER_MEM_SLOTS = 32,764 per
-/// address space). The model does the same: an AVL tree of slot bases (<see cref="ImmutableSortedSet{T}"/>)
+/// Since 5.17 the kernel keeps memslots in an rbtree by base gfn (virt/kvm/kvm_main.c: slots->gfn_tree,
+/// kvm_insert_gfn_node; kvm_check_memslot_overlap walks only the slots in the gfn range), so creating, moving
+/// and deleting a slot is O(log n) however many slots exist (KVM_USER_MEM_SLOTS = 32,764 per address space). The model does the same: an AVL tree of slot bases (<see cref="ImmutableSortedSet{T}"/>)
 /// answers the overlap check of __kvm_set_memory_region in O(log n), so creating n slots costs O(n log n). The
 /// fault path's lookup uses a flat sorted array instead (a binary search that allocates nothing), rebuilt in O(n)
 /// on the first lookup after a change.
