@@ -2,17 +2,33 @@ using System.Text;
 
 namespace Stage2Lab.Cli;
 
-/// <summary>Writes a file so that it is either complete or absent: a temporary file next to it, then a rename.</summary>
+/// <summary>
+/// Writes an output file so that it is either complete or absent: a temporary file next to it, then a rename.
+/// That is only right for a regular file (or a new one). A symbolic link is followed to its target, which is
+/// written the same way (the link stays a link); a FIFO, a character or block device, a terminal, or
+/// /dev/stdout (anything under /dev or /proc) is written directly, since renaming over it would replace the
+/// node with a regular file.
+/// </summary>
 internal static class AtomicFile
 {
     public static void Write(string path, string content)
     {
-        string full = Path.GetFullPath(path);
+        if (string.IsNullOrWhiteSpace(path))
+            throw new UsageException("an output file name is empty; give a path (or leave the option out to print to standard output)");
+        string full = FinalTarget(Path.GetFullPath(path));
+        byte[] bytes = new UTF8Encoding(false).GetBytes(content);
+        if (IsSpecial(full, out FileStream? opened))
+        {
+            using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            direct.Write(bytes);
+            return;
+        }
+
         string directory = Path.GetDirectoryName(full) ?? ".";
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            File.WriteAllText(temp, content, new UTF8Encoding(false));
+            File.WriteAllBytes(temp, bytes);
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -20,5 +36,55 @@ internal static class AtomicFile
             if (File.Exists(temp))
                 File.Delete(temp);
         }
+    }
+
+    /// <summary>The path with every symbolic link followed (a dangling link: the path it points to).</summary>
+    private static string FinalTarget(string full)
+    {
+        for (int hops = 0; hops < 40; hops++)
+        {
+            // /dev/stdout leads to /proc/self/fd/1, whose "target" may be "pipe:[123]", not a path: open the
+            // special file itself.
+            if (IsUnderDevOrProc(full))
+                return full;
+            var info = new FileInfo(full);
+            if (info.LinkTarget is not { } target)
+                return full;
+            full = Path.GetFullPath(target, Path.GetDirectoryName(full) ?? "/");
+        }
+        throw new IOException($"too many levels of symbolic links at '{full}'");
+    }
+
+    private static bool IsUnderDevOrProc(string full) =>
+        full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal);
+
+    /// <summary>
+    /// True for an existing file that is not a regular file: under /dev or /proc, or one that cannot seek (a FIFO,
+    /// a character device, a socket), which is left open in <paramref name="opened"/> to write to.
+    /// </summary>
+    private static bool IsSpecial(string full, out FileStream? opened)
+    {
+        opened = null;
+        if (!File.Exists(full))
+            return false;
+        if (IsUnderDevOrProc(full))
+            return true;
+        FileStream stream;
+        try
+        {
+            // Opening without truncating changes nothing; a FIFO's open waits for a reader, as any writer's does.
+            stream = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false; // a read-only regular file in a writable directory: the rename replaces it, as before
+        }
+        if (stream.CanSeek)
+        {
+            stream.Dispose();
+            return false;
+        }
+        opened = stream;
+        return true;
     }
 }

@@ -15,20 +15,24 @@ internal static class CheckCommand
     {
         var scenario = new Argument<string>("scenario") { Description = "A scenario file (YAML or JSON), e.g. a fuzzer's reproducer." };
         var policies = PolicyOptions.Many("Policies to check (default: the scenario's list).");
+        var maxMemory = ScenarioCommands.MaxMemoryOption();
         var command = new Command("check", "Run a scenario under every policy with the invariant checker after every access and event (stage2-model.md §6); report each violation with the fault that caused it. " + ExitCodes.HelpText)
         {
             scenario,
             policies,
+            maxMemory,
         };
         command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
         {
-            Scenario s = ScenarioReader.Load(parse.GetValue(scenario)!);
+            Scenario s = ScenarioCommands.Load(parse.GetValue(scenario)!);
             string[] names = parse.GetValue(policies) is { Length: > 0 } given ? given : s.Vm.Policies.ToArray();
+            ScenarioCommands.EnsureMemory(s, names, check: true, parse.GetValue(maxMemory));
             var text = new StringBuilder();
             text.Append($"check {s.Name} ({Path.GetFileName(s.SourceFile)})\n");
             bool failed = false;
             foreach (string name in names)
             {
+                InternalError.Activity = $"checking {s.SourceFile} under {name}";
                 PolicyRun check = ScenarioCheck.Run(s, name);
                 if (check.Violations.Count == 0)
                 {

@@ -21,6 +21,7 @@ internal static class FuzzCommand
         var only = new Option<string?>("--invariant") { Description = $"Look for this invariant only (others are ignored): {string.Join(", ", Enum.GetNames<Stage2Lab.Simulation.Invariants.InvariantKind>())}." };
         var pkvm = new Option<bool>("--pkvm") { Description = "Fuzz non-protected guests under protected KVM (pkvm; v6.18 and v7.4 only)." };
         var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY-seed-SEED.yaml." };
+        OutputOptions.NotEmpty(output);
         var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces. " + ExitCodes.HelpText)
         {
             policy,
@@ -40,8 +41,8 @@ internal static class FuzzCommand
                 throw new UsageException($"--pkvm needs a policy that models protected KVM ({string.Join(", ", PolicyRegistry.All.Where(d => d.Create().Supports(flavor)).Select(d => d.Name))}); {name} does not");
             long maxEvents = parse.GetValue(events);
             double maxSeconds = parse.GetValue(seconds);
-            if (maxEvents < 0 || maxSeconds < 0)
-                throw new UsageException("--events and --seconds must not be negative");
+            if (maxEvents < 0 || maxSeconds < 0 || !double.IsFinite(maxSeconds))
+                throw new UsageException("--events and --seconds must be finite and not negative");
             if (maxEvents == 0 && maxSeconds == 0)
                 throw new UsageException("give --events or --seconds (or both): a campaign needs an end");
             Stage2Lab.Simulation.Invariants.InvariantKind? onlyKind = null;

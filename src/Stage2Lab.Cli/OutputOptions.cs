@@ -17,7 +17,20 @@ internal sealed class OutputOptions
 
     public Option<string?> Report { get; } = new("--report") { Description = "Also write a self-contained HTML report (IPA map, charts, explanations) to this file." };
 
-    public OutputOptions() => Format.AcceptOnlyFromAmong("table", "json", "markdown");
+    public OutputOptions()
+    {
+        Format.AcceptOnlyFromAmong("table", "json", "markdown");
+        NotEmpty(Out);
+        NotEmpty(Report);
+    }
+
+    /// <summary>An empty file name is a usage error (exit 2) before anything runs.</summary>
+    internal static void NotEmpty(Option<string?> option) =>
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && string.IsNullOrWhiteSpace(result.Tokens[^1].Value))
+                result.AddError($"{option.Name} needs a file name, got an empty one");
+        });
 
     public void AddTo(Command command)
     {

@@ -18,12 +18,13 @@ internal static class ReplayCommand
             stats,
             format,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
         {
             string path = parse.GetValue(file)!;
             string kind = parse.GetValue(format) ?? (path.EndsWith(".s2faults", StringComparison.OrdinalIgnoreCase) ? "s2faults" : "s2ops");
+            InternalError.Activity = $"replaying {(path == "-" ? "standard input" : path)}";
             return Run(path, kind, parse.GetValue(stats), stdout, stderr);
-        });
+        }));
         return command;
     }
 
@@ -34,7 +35,7 @@ internal static class ReplayCommand
         {
             source = path == "-" ? ScriptSource.FromStream(Console.OpenStandardInput(), "<stdin>") : ScriptSource.OpenFile(path);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             stderr.WriteLine($"s2lab replay: cannot read '{path}': {ex.Message}");
             return ExitCodes.BadInput;

@@ -11,6 +11,10 @@ public sealed class HostAddressSpace
     private readonly List<Vma> _vmas = new();
     private ulong[] _starts = [];
 
+    // The lookup array is rebuilt on the first lookup after VMAs were added (not once per VMA: adding n VMAs
+    // one by one was O(n²) in copies, issue 12).
+    private bool _stale;
+
     public HostAddressSpace(HostPageTableConfig config, PhysicalMemory memory)
     {
         Config = config;
@@ -55,7 +59,7 @@ public sealed class HostAddressSpace
         if (vma.Kind == VmaKind.Hugetlb)
             vma.Flags |= VmFlags.Hugetlb;
         _vmas.Insert(at, vma);
-        Reindex();
+        _stale = true;
         return HostResult.Ok;
     }
 
@@ -75,6 +79,8 @@ public sealed class HostAddressSpace
     /// <summary>vma_lookup: the VMA containing hva, or null.</summary>
     public Vma? FindVma(ulong hva)
     {
+        if (_stale)
+            Reindex();
         int i = SortedStarts.LastAtOrBelow(_starts, hva);
         if (i < 0)
             return null;
@@ -85,6 +91,8 @@ public sealed class HostAddressSpace
     /// <summary>The VMAs intersecting [start, end), in address order (find_vma_intersection, repeated).</summary>
     public IEnumerable<Vma> Intersecting(ulong start, ulong end)
     {
+        if (_stale)
+            Reindex();
         int i = Array.BinarySearch(_starts, start);
         if (i < 0)
             i = Math.Max(0, ~i - 1);
@@ -201,14 +209,24 @@ public sealed class HostAddressSpace
             vma.Flags |= VmFlags.PfnMap | VmFlags.Io;
     }
 
+    /// <summary>The index of the first VMA starting at or above start (a binary search of the sorted list itself).</summary>
     private int LowerBound(ulong start)
     {
-        int i = Array.BinarySearch(_starts, start);
-        return i < 0 ? ~i : i;
+        int lo = 0, hi = _vmas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_vmas[mid].Start < start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
     }
 
     private void Reindex()
     {
+        _stale = false;
         _starts = new ulong[_vmas.Count];
         for (int i = 0; i < _vmas.Count; i++)
             _starts[i] = _vmas[i].Start;

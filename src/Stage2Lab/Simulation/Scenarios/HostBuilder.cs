@@ -70,7 +70,7 @@ public static class HostBuilder
                     {
                         PhysicalRange region = memory.Devices.First(d => d.Name == name);
                         devicePa = region.Base + spec.DeviceOffset;
-                        if (spec.DeviceOffset + spec.SizeBytes > region.SizeBytes)
+                        if (spec.DeviceOffset > region.SizeBytes || spec.SizeBytes > region.SizeBytes - spec.DeviceOffset)
                             errors.Add(At(s, spec.Where, $"mapping '{spec.Name}' ({SizeText.Format(spec.SizeBytes)} at offset 0x{spec.DeviceOffset:x}) runs past the end of device region '{name}' ({SizeText.Format(region.SizeBytes)})"));
                     }
                     else

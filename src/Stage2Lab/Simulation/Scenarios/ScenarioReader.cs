@@ -16,32 +16,63 @@ namespace Stage2Lab.Simulation.Scenarios;
 public static class ScenarioReader
 {
     /// <summary>Largest size a scenario may use anywhere (2^52: the arm64 PA limit).</summary>
-    public const ulong MaxSizeBytes = 1UL << 52;
+    public const ulong MaxSizeBytes = ScenarioLimits.MaxSizeBytes;
+
+    private const ulong PaLimit = ScenarioLimits.PaLimit;
 
     public static Scenario Load(string path)
     {
-        string text;
+        if (string.IsNullOrWhiteSpace(path))
+            throw new ScenarioException([new ScenarioError("(no file name)", 0, 0, "", "the scenario path is empty; give the path of a YAML or JSON scenario file")]);
+        string text = ReadText(path);
+        return Parse(text, path, Path.GetDirectoryName(Path.GetFullPath(path)));
+    }
+
+    /// <summary>
+    /// The file's text, read with a bound (<see cref="ScenarioLimits.MaxScenarioFileBytes"/>) so that /dev/zero,
+    /// a pipe or a huge file cannot exhaust memory, and refused when it holds a NUL byte (not a text file).
+    /// </summary>
+    private static string ReadText(string path)
+    {
+        byte[] bytes;
         try
         {
-            text = File.ReadAllText(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            bytes = BoundedRead.ReadAtMost(stream, ScenarioLimits.MaxScenarioFileBytes);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new ScenarioException([new ScenarioError(path, 0, 0, "", $"cannot read the file: {ex.Message}")]);
         }
-        return Parse(text, path, Path.GetDirectoryName(Path.GetFullPath(path)));
+        if (bytes.Length > ScenarioLimits.MaxScenarioFileBytes)
+            throw new ScenarioException([new ScenarioError(path, 0, 0, "", $"the file is larger than {SizeText.Format((ulong)ScenarioLimits.MaxScenarioFileBytes)}, the limit for a scenario; a real one is a few KiB (put long access lists in a trace file)")]);
+        int nul = Array.IndexOf(bytes, (byte)0);
+        if (nul >= 0)
+        {
+            int line = 1 + bytes.AsSpan(0, nul).Count((byte)'\n');
+            throw new ScenarioException([new ScenarioError(path, line, 0, "", "not a text file (a NUL byte); expected a YAML or JSON scenario")]);
+        }
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
     }
 
     public static Scenario Parse(string text, string file, string? baseDirectory = null)
     {
         var stream = new YamlStream();
+        var parser = new BoundedYamlParser(new Parser(new StringReader(text)));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException ex)
         {
             throw new ScenarioException([new ScenarioError(file, (int)ex.Start.Line, (int)ex.Start.Column, "", $"not valid YAML/JSON: {ex.InnerException?.Message ?? ex.Message}")]);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or OverflowException or IndexOutOfRangeException or NullReferenceException)
+        {
+            // YamlDotNet throws these without a position on some malformed flow collections (an unclosed '{'
+            // followed by another line): name where the parser got to.
+            throw new ScenarioException([new ScenarioError(file, (int)parser.LastStart.Line, (int)parser.LastStart.Column, "", $"not valid YAML/JSON after this point (an unclosed '{{' or '[', or a missing ',' or ':'?)")]);
         }
         if (stream.Documents.Count == 0)
             throw new ScenarioException([new ScenarioError(file, 1, 1, "", "the file is empty; expected a mapping with host, mappings, vm, memslots, timeline")]);
@@ -63,6 +94,12 @@ public static class ScenarioReader
         private readonly Scenario _s;
         private readonly string _baseDirectory;
         private readonly Dictionary<string, YamlNode> _policyNodes = new();
+
+        // By name (the first of a name; a second is an error), so that thousands of slots and events that name
+        // a mapping cost O(1) each rather than a walk of every mapping.
+        private readonly Dictionary<string, VmaSpec> _mappingsByName = new();
+        private readonly Dictionary<int, MemslotSpec> _slotsById = new();
+        private readonly Dictionary<string, List<(ulong Ipa, Arch.AccessKind Kind)>?> _traces = new();
 
         public Binder(YamlNodeReader r, Scenario s, string baseDirectory)
         {
@@ -91,7 +128,10 @@ public static class ScenarioReader
                 for (int i = 0; i < seq.Children.Count; i++)
                 {
                     if (Memslot(seq.Children[i], YamlNodeReader.Index("memslots", i)) is { } slot)
+                    {
                         _s.Memslots.Add(slot);
+                        _slotsById.TryAdd(slot.Id, slot);
+                    }
                 }
             }
             if (f["timeline"] is { } timeline)
@@ -134,11 +174,13 @@ public static class ScenarioReader
                 ulong? b = f.Size("base"), size = f.Size("size");
                 if (!ok || b is null || size is null)
                     continue;
-                if (size == 0 || size > MaxSizeBytes || b + size > MaxSizeBytes)
+                if (size == 0)
                 {
-                    _r.Error(f["size"]!, f.PathOf("size"), $"size {SizeText.Format(size.Value)} at 0x{b:x} must be non-zero and end below 2^52 (the arm64 physical address limit)");
+                    _r.Error(f["size"]!, f.PathOf("size"), "the size is 0; expected a size like 16G");
                     continue;
                 }
+                if (!PaRangeOk(f, "base", b.Value, size.Value))
+                    continue;
                 into.Add(new RangeSpec { Name = f.String("name") ?? $"{defaultName}{i}", Base = b.Value, SizeBytes = size.Value, Where = _r.Span(seq.Children[i], p) });
             }
         }
@@ -174,6 +216,17 @@ public static class ScenarioReader
                 vma.MixedMap = f.Bool("mixedmap") ?? false;
                 vma.FaultTimeRemap = f.Bool("fault-time-remap") ?? false;
                 vma.ReadOnly = f.Bool("read-only") ?? false;
+                ulong mappingSize = Math.Min(vma.SizeBytes, MaxSizeBytes);
+                // A refused PA or offset is reported, but the mapping is still known by name (no second error
+                // at every slot that names it); the errors stop the run anyway.
+                if (vma.Pa is { } pa)
+                    PaRangeOk(f, "pa", pa, mappingSize);
+                // vm_pgoff is a PFN (without device: the host maps PA pgoff << PAGE_SHIFT onwards).
+                int pageShift = _s.Host.PageSize.PageShift;
+                if (vma.PgOff is { } pgoff)
+                    PaRangeOk(f, "pgoff", pgoff <= PaLimit >> pageShift ? pgoff << pageShift : ulong.MaxValue, mappingSize, $"pgoff 0x{pgoff:x} (PA 0x{pgoff:x} << {pageShift})");
+                if (vma.DeviceOffset > MaxSizeBytes)
+                    _r.Error(f["device-offset"]!, f.PathOf("device-offset"), $"device-offset 0x{vma.DeviceOffset:x} lies beyond any device region (above 2^52); expected an offset inside the device");
                 if (f["pieces"] is { } pieces && _r.Sequence(pieces, f.PathOf("pieces")) is { } ps)
                 {
                     for (int j = 0; j < ps.Children.Count; j++)
@@ -182,8 +235,18 @@ public static class ScenarioReader
                         var pf = _r.Mapping(ps.Children[j], pp, "offset", "size", "pa");
                         if (pf is null)
                             continue;
-                        if (pf.Require("offset", "bytes from the mapping's start") & pf.Require("size", "bytes") & pf.Require("pa", "the physical address"))
-                            vma.Pieces.Add(new RemapPiece(vma.Start + (pf.Size("offset") ?? 0), pf.Size("size") ?? 0, pf.Size("pa") ?? 0));
+                        if (!(pf.Require("offset", "bytes from the mapping's start") & pf.Require("size", "bytes") & pf.Require("pa", "the physical address")))
+                            continue;
+                        ulong? offset = pf.Size("offset"), pieceSize = pf.Size("size"), piecePa = pf.Size("pa");
+                        if (offset is null || pieceSize is null || piecePa is null)
+                            continue;
+                        if (pieceSize == 0 || offset > mappingSize || pieceSize > mappingSize - offset)
+                        {
+                            _r.Error(pf["size"]!, pf.PathOf("size"), $"piece [offset 0x{offset:x}, +{SizeText.Format(pieceSize.Value)}) must be non-empty and lie inside the mapping ({SizeText.Format(vma.SizeBytes)})");
+                            continue;
+                        }
+                        if (PaRangeOk(pf, "pa", piecePa.Value, pieceSize.Value))
+                            vma.Pieces.Add(new RemapPiece(vma.Start + offset.Value, pieceSize.Value, piecePa.Value));
                     }
                 }
                 if (kind == "hugetlb" && !f.Has("huge-page-size"))
@@ -191,7 +254,10 @@ public static class ScenarioReader
                 if (kind == "pfnmap" && !f.Has("pgoff") && !f.Has("device"))
                     _r.Error(seq.Children[i], p, "a pfnmap mapping needs 'device' (a host device region) or 'pgoff' (vm_pgoff in pages)");
                 if (ok)
+                {
                     _s.Mappings.Add(vma);
+                    _mappingsByName.TryAdd(vma.Name, vma);
+                }
             }
         }
 
@@ -242,10 +308,15 @@ public static class ScenarioReader
             ulong? size = f.Size("size");
             if (f.String("mapping") is { } mappingName)
             {
-                VmaSpec? vma = _s.Mappings.Find(m => m.Name == mappingName);
+                VmaSpec? vma = _mappingsByName.GetValueOrDefault(mappingName);
                 if (vma is null)
                 {
                     _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{mappingName}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                    return null;
+                }
+                if (offset >= vma.SizeBytes && vma.SizeBytes != 0)
+                {
+                    _r.Error(f["offset"]!, f.PathOf("offset"), $"offset 0x{offset:x} is not inside mapping '{mappingName}' ({SizeText.Format(vma.SizeBytes)}); expected less than 0x{vma.SizeBytes:x}");
                     return null;
                 }
                 slot.Hva = vma.Start + offset;
@@ -371,12 +442,16 @@ public static class ScenarioReader
                 if (!f.Require("file", "a CSV trace, lines ipa,kind[,vcpu]"))
                     return null;
                 w.TraceFile = f.String("file");
-                w.Trace = TraceReader.Load(Path.Combine(_baseDirectory, w.TraceFile!), _r, f["file"]!, f.PathOf("file"));
+                string tracePath = Path.Combine(_baseDirectory, w.TraceFile!);
+                // A trace named by several workloads is read once.
+                if (!_traces.TryGetValue(tracePath, out var trace))
+                    _traces[tracePath] = trace = TraceReader.Load(tracePath, _r, f["file"]!, f.PathOf("file"));
+                w.Trace = trace;
                 return w;
             }
             if (f.Int("slot", 0, 32763) is { } slotId)
             {
-                MemslotSpec? slot = _s.Memslots.Find(m => m.Id == slotId);
+                MemslotSpec? slot = _slotsById.GetValueOrDefault(slotId);
                 if (slot is null)
                 {
                     _r.Error(f["slot"]!, f.PathOf("slot"), $"no memslot with id {slotId} in 'memslots'");
@@ -398,10 +473,20 @@ public static class ScenarioReader
             w.ZipfBuckets = f.Size("buckets") ?? 4096;
             if (w.SizeBytes == 0)
                 _r.Error(f["size"] ?? body, f.PathOf("size"), "the workload range is empty; expected a size like 16G");
+            else if (w.SizeBytes > MaxSizeBytes || w.Ipa > MaxSizeBytes - w.SizeBytes)
+                _r.Error(f["size"] ?? f["ipa"] ?? body, f.PathOf(f.Has("size") ? "size" : "ipa"), $"the range [0x{w.Ipa:x}, +{SizeText.Format(w.SizeBytes)}) ends above 2^52 (no IPA space is that large); expected an IPA range inside the VM's");
+            if (w.StrideBytes > MaxSizeBytes)
+                _r.Error(f["stride"]!, f.PathOf("stride"), $"stride {SizeText.Format(w.StrideBytes)} is above 2^52; expected a step inside the range, like 4K or 2M");
             if (w.Pattern is WorkloadPattern.Random or WorkloadPattern.Zipf && w.Count == 0)
                 _r.Error(body, path, $"a {pattern} workload needs 'count' (how many accesses)");
-            if (w.Count > 1UL << 40)
-                _r.Error(f["count"]!, f.PathOf("count"), $"count {w.Count} is absurd; expected at most 2^40");
+            if (w.Count > ScenarioLimits.MaxAccessesPerRun)
+                _r.Error(f["count"]!, f.PathOf("count"), $"count {w.Count} is above the limit of {ScenarioLimits.MaxAccessesPerRun:N0} accesses per run (about 3.2 s per 10^8 accesses per policy); lower the count");
+            else if (w.Count == 0 && w.SizeBytes != 0 && w.Pattern is WorkloadPattern.Sequential or WorkloadPattern.Strided)
+            {
+                ulong pass = w.AccessCount(_s.Host.PageSize);
+                if (pass > ScenarioLimits.MaxAccessesPerRun)
+                    _r.Error(f["stride"] ?? f["size"] ?? body, f.PathOf(f.Has("stride") ? "stride" : "size"), $"one pass over {SizeText.Format(w.SizeBytes)} with a stride of {SizeText.Format(w.StrideBytes != 0 ? w.StrideBytes : _s.Host.PageSize.PageSize)} is {pass:N0} accesses, above the limit of {ScenarioLimits.MaxAccessesPerRun:N0} per run (about 3.2 s per 10^8 accesses per policy); use a larger stride, a smaller range, or a count");
+            }
             if (f["mix"] is { } mix)
             {
                 var m = _r.Mapping(mix, f.PathOf("mix"), "read", "write", "exec");
@@ -490,15 +575,20 @@ public static class ScenarioReader
             ulong offset = f.Size("offset") ?? 0;
             if (f.String("mapping") is { } name)
             {
-                VmaSpec? vma = _s.Mappings.Find(m => m.Name == name);
+                VmaSpec? vma = _mappingsByName.GetValueOrDefault(name);
                 if (vma is null)
                 {
                     _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{name}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
                     return false;
                 }
+                if (offset >= vma.SizeBytes && vma.SizeBytes != 0)
+                {
+                    _r.Error(f["offset"]!, f.PathOf("offset"), $"offset 0x{offset:x} is not inside mapping '{name}' ({SizeText.Format(vma.SizeBytes)}); expected less than 0x{vma.SizeBytes:x}");
+                    return false;
+                }
                 hva = vma.Start + offset;
                 size = f.Size("size") ?? vma.SizeBytes - Math.Min(offset, vma.SizeBytes);
-                return true;
+                return HvaRangeOk(f, body, path, hva, size);
             }
             if (f.Size("hva") is { } h)
             {
@@ -506,9 +596,31 @@ public static class ScenarioReader
                 if (!f.Require("size", "bytes"))
                     return false;
                 size = f.Size("size") ?? 0;
-                return true;
+                return HvaRangeOk(f, body, path, hva, size);
             }
             _r.Error(body, path, "missing 'mapping' (a mapping name) or 'hva' and 'size'");
+            return false;
+        }
+
+        /// <summary>An HVA range that does not wrap past 2^64 and is not absurdly large.</summary>
+        private bool HvaRangeOk(YamlNodeReader.Fields f, YamlNode body, string path, ulong hva, ulong size)
+        {
+            if (size <= MaxSizeBytes && hva <= ulong.MaxValue - size)
+                return true;
+            _r.Error(f["size"] ?? body, f.Has("size") ? f.PathOf("size") : path, $"the range [0x{hva:x}, +0x{size:x}) wraps past 2^64 or is above 2^52; expected a range inside the mapping");
+            return false;
+        }
+
+        /// <summary>
+        /// A physical range [pa, pa + size) that the model can encode: it must not wrap and must end at or below
+        /// 2^48 (<see cref="ScenarioLimits.PaLimit"/>; 52-bit output addresses are not modelled).
+        /// </summary>
+        private bool PaRangeOk(YamlNodeReader.Fields f, string key, ulong pa, ulong size, string? what = null)
+        {
+            if (size <= PaLimit && pa <= PaLimit - size)
+                return true;
+            string shown = what ?? $"{key} 0x{pa:x}";
+            _r.Error(f[key] ?? f.Node, f.PathOf(key), $"{shown} + {SizeText.Format(size)} ends above 2^{ScenarioLimits.PaBits} (0x{PaLimit:x}), the physical address limit of the model (48-bit output addresses; FEAT_LPA/LPA2 52-bit PAs are not modelled); expected a physical range below it");
             return false;
         }
 
@@ -532,6 +644,19 @@ public static class ScenarioReader
                     _r.Errors.Add(new ScenarioError(_s.SourceFile, slot.Where.Line, slot.Where.Column, slot.Where.Path + ".id", $"slot id {slot.Id} is used twice; later changes belong in the timeline (slot-move, dirty-log)"));
             }
             NewestKernelSpecs.Validate(_s, _policyNodes, _r.Errors);
+            // The whole timeline's guest accesses, against the limit that keeps a run within minutes.
+            ulong accesses = 0;
+            foreach (TimelineEvent ev in _s.Timeline)
+            {
+                if (ev is not WorkloadEvent w)
+                    continue;
+                accesses += w.AccessCount(_s.Host.PageSize);
+                if (accesses > ScenarioLimits.MaxAccessesPerRun)
+                {
+                    _r.Errors.Add(new ScenarioError(_s.SourceFile, ev.Where.Line, ev.Where.Column, ev.Where.Path + ".workload", $"the workloads up to here make {accesses:N0} guest accesses, above the limit of {ScenarioLimits.MaxAccessesPerRun:N0} per run (about 3.2 s per 10^8 accesses per policy); lower a count, use a larger stride or a smaller range"));
+                    break;
+                }
+            }
             if (_s.Vm.Policies.Count == 0)
                 _s.Vm.Policies.AddRange(PolicyRegistry.ComparedNames);
         }

@@ -151,6 +151,18 @@ public sealed class WorkloadEvent : TimelineEvent
     /// <summary>Trace contents, loaded when the scenario is read.</summary>
     public List<(ulong Ipa, AccessKind Kind)>? Trace { get; set; }
 
+    /// <summary>How many accesses the workload makes: its count, its trace, or one pass of a sweep.</summary>
+    public ulong AccessCount(Granule granule)
+    {
+        ulong stride = StrideBytes != 0 ? StrideBytes : granule.PageSize;
+        return Pattern switch
+        {
+            WorkloadPattern.Trace => (ulong)(Trace?.Count ?? 0),
+            WorkloadPattern.Sequential or WorkloadPattern.Strided when Count == 0 => Math.Max(1, SizeBytes / stride),
+            _ => Count,
+        };
+    }
+
     /// <summary>`guest: l2`: the L2 guest makes the accesses (L2 IPAs, through the shadow stage 2).</summary>
     public bool L2Guest { get; set; }
 }

@@ -96,7 +96,7 @@ internal sealed class YamlNodeReader
         string? text = String(node, path);
         if (text is null)
             return null;
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < min || value > max)
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < min || value > max)
         {
             Error(node, path, $"'{text}' is not a number in {min}..{max}");
             return null;

@@ -32,7 +32,7 @@ public ref struct LineParser
     {
         ReadOnlySpan<byte> token = Word(what);
         if (!NumberText.TryParse(token, out ulong value))
-            throw Error($"bad number '{Encoding.ASCII.GetString(token)}' for {what}, expected hex (0x...) or decimal with an optional K/M/G/T suffix");
+            throw Error($"bad number '{Shorten(token)}' for {what}, expected hex (0x...) or decimal with an optional K/M/G/T suffix");
         return value;
     }
 
@@ -50,7 +50,11 @@ public ref struct LineParser
         if (TryParseProtBytes(token, out Prot parsed))
             return parsed;
         // Refused: let the one parser of PROT letters say why.
-        Span<char> chars = stackalloc char[token.Length];
+        // No valid PROT is longer than "rwxd"; a long token is an error, whose text is shortened for the message.
+        if (token.Length > MaxProtLetters)
+            throw Error($"PROT '{Shorten(token)}' is {token.Length} characters long, expected letters from r, w, x and at most one of d (device), n (normal non-cacheable), or '-'");
+        Span<char> chars = stackalloc char[MaxProtLetters];
+        chars = chars[..token.Length];
         for (int i = 0; i < token.Length; i++)
             chars[i] = (char)token[i];
         if (!ProtExtensions.TryParseLetters(chars, out Prot prot, out string? error))
@@ -92,7 +96,7 @@ public ref struct LineParser
     {
         ReadOnlySpan<byte> token = Word("granule");
         if (!Arch.Granule.TryParse(Encoding.ASCII.GetString(token), out Granule granule))
-            throw Error($"bad granule '{Encoding.ASCII.GetString(token)}', expected 4K, 16K or 64K");
+            throw Error($"bad granule '{Shorten(token)}', expected 4K, 16K or 64K");
         return granule;
     }
 
@@ -111,15 +115,37 @@ public ref struct LineParser
             return true;
         if (token.SequenceEqual("off"u8))
             return false;
-        throw Error($"bad value '{Encoding.ASCII.GetString(token)}' for {what}, expected on or off");
+        throw Error($"bad value '{Shorten(token)}' for {what}, expected on or off");
     }
 
     public readonly string Text(ReadOnlySpan<byte> token) => Encoding.ASCII.GetString(token);
+
+    /// <summary>A token for an error message: at most 40 characters of it.</summary>
+    public static string Shorten(ReadOnlySpan<byte> token) =>
+        token.Length <= 40 ? Encoding.ASCII.GetString(token) : Encoding.ASCII.GetString(token[..37]) + "...";
+
+    /// <summary>
+    /// A physical range the model can encode: [pa, pa + size) must not wrap and must end at or below 2^48. The
+    /// descriptors KVM writes without LPA2 hold a 48-bit output address (stage2-model.md §1.3); 52-bit PAs are
+    /// not modelled, and a higher PA would be truncated silently.
+    /// </summary>
+    public readonly void PaRange(string what, ulong pa, ulong sizeBytes)
+    {
+        if (sizeBytes <= PaLimit && pa <= PaLimit - sizeBytes)
+            return;
+        throw Error($"{what} 0x{pa:x} + 0x{sizeBytes:x} ends above 2^48 (0x{PaLimit:x}), the physical address limit of the model (48-bit output addresses; 52-bit PAs are not modelled)");
+    }
+
+    /// <summary>The first physical address the model cannot encode (see <see cref="PaRange"/>).</summary>
+    public const ulong PaLimit = 1UL << 48;
+
+    /// <summary>The longest valid PROT token ("rwxd", "rwxn").</summary>
+    private const int MaxProtLetters = 4;
 
     /// <summary>Fails if anything but a comment follows the expected arguments.</summary>
     public void End()
     {
         if (_tokens.Next(out ReadOnlySpan<byte> extra))
-            throw Error($"unexpected '{Encoding.ASCII.GetString(extra)}' at the end of the line");
+            throw Error($"unexpected '{Shorten(extra)}' at the end of the line");
     }
 }

@@ -58,6 +58,7 @@ public static class S2FaultsScript
         private PhysicalMemory? _memory;
         private HostAddressSpace? _host;
         private KvmVm? _vm;
+        private ulong _pagesOneByOne;
 
         public Runner(string file, TextWriter? output)
         {
@@ -176,6 +177,7 @@ public static class S2FaultsScript
         {
             ulong basePa = p.Number("BASE");
             ulong size = p.Number("SIZE");
+            p.PaRange("RAM BASE", basePa, size);
             HostResult r = _memory!.AddRam(basePa, size);
             if (!r.Succeeded)
                 throw p.Error(r.Message!);
@@ -200,6 +202,7 @@ public static class S2FaultsScript
                                 throw p.Error($"unknown anon VMA flag '{p.Text(flag)}', expected thp");
                             thp = true;
                         }
+                        p.PaRange("PA", pa, size);
                         vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Anonymous, BasePa = pa, Thp = thp };
                         break;
                     }
@@ -207,12 +210,15 @@ public static class S2FaultsScript
                     {
                         ulong hsize = p.Number("HSIZE");
                         ulong pa = p.Number("PA");
+                        p.PaRange("PA", pa, size);
                         vma = new Vma { Start = start, End = start + size, Kind = VmaKind.Hugetlb, BasePa = pa, HugePageSize = hsize };
                         break;
                     }
                 case "pfnmap":
                     {
                         ulong pgoff = p.Number("PGOFF");
+                        // vm_pgoff is the PFN the host maps (and v5.9/v5.13 ioremap) from.
+                        p.PaRange($"PGOFF 0x{pgoff:x} pages: PA", pgoff <= LineParser.PaLimit >> _granule.PageShift ? pgoff << _granule.PageShift : ulong.MaxValue, size);
                         bool pmd = false, uncached = false, cacheable = false;
                         while (p.TryWord(out ReadOnlySpan<byte> flag))
                         {
@@ -252,6 +258,7 @@ public static class S2FaultsScript
             ulong hva = p.Number("HVA");
             ulong size = p.Number("SIZE");
             ulong pa = p.Number("PA");
+            p.PaRange("PA", pa, size);
             HostResult r = _host!.Remap(hva, size, pa);
             if (!r.Succeeded)
                 throw p.Error(r.Message!);
@@ -273,6 +280,7 @@ public static class S2FaultsScript
                 else
                     throw p.Error($"unknown slot flag '{p.Text(flag)}', expected ro or log");
             }
+            CountPagesAtCreation(ref p, size, hva);
             if (_output is null)
                 return;
             int slotId = id > int.MaxValue ? -1 : (int)id;
@@ -281,6 +289,27 @@ public static class S2FaultsScript
             KvmResult r = _vm!.SetUserMemoryRegion(slotId, ipa, size, hva, flags);
             Write(r.Succeeded ? $"slot {number} ok\n" : $"slot {number} error {Errno.Name(r.Errno)}\n");
             AfterEvent?.Invoke(new ScriptEvent { Line = number, Kind = ScriptEventKind.Slot, Vm = _vm, SlotId = slotId, OldIpa = oldIpa, OldSizeBytes = oldSize, Errno = r.Errno });
+        }
+
+        /// <summary>
+        /// Bounds the work of v5.9/v5.13 slot creation (<see cref="ScriptLimits.MaxPagesMappedOneByOne"/>):
+        /// kvm_arch_prepare_memory_region maps every page of the slot's VM_PFNMAP VMAs with one
+        /// kvm_pgtable_stage2_map call each (kvm_phys_addr_ioremap).
+        /// </summary>
+        private void CountPagesAtCreation(ref LineParser p, ulong size, ulong hva)
+        {
+            string policy = PolicyOverride ?? _policy;
+            if (policy is not ("v5.9" or "v5.13") || _host is null || hva > ulong.MaxValue - size)
+                return;
+            ulong bytes = 0;
+            foreach (Vma vma in _host.Intersecting(hva, hva + size))
+            {
+                if (vma.IsPfnMap)
+                    bytes += Math.Min(vma.End, hva + size) - Math.Max(vma.Start, hva);
+            }
+            _pagesOneByOne += bytes >> _granule.PageShift;
+            if (_pagesOneByOne > ScriptLimits.MaxPagesMappedOneByOne)
+                throw p.Error($"under {policy} the script's slots come to more than {ScriptLimits.MaxPagesMappedOneByOne:N0} VM_PFNMAP pages mapped one by one at creation (kvm_phys_addr_ioremap), the limit of a script (about half a minute and 2 GiB of tables); use smaller slots or another policy");
         }
 
         private void SlotDelete(ref LineParser p, int number)
@@ -338,11 +367,14 @@ public static class S2FaultsScript
         {
             ulong ipa = p.Number("IPA");
             ReadOnlySpan<byte> kindWord = p.Word("access kind (r, w or x)");
-            Span<char> kindChars = stackalloc char[kindWord.Length];
-            for (int i = 0; i < kindWord.Length; i++)
+            // The longest kind word is "write"/"exec"-sized; a longer token is refused before it is copied.
+            const int maxKindLetters = 8;
+            Span<char> kindChars = stackalloc char[maxKindLetters];
+            kindChars = kindChars[..Math.Min(kindWord.Length, maxKindLetters)];
+            for (int i = 0; i < kindChars.Length; i++)
                 kindChars[i] = (char)kindWord[i];
-            if (!AccessKindExtensions.TryParse(kindChars, out AccessKind kind))
-                throw p.Error($"bad access kind '{p.Text(kindWord)}', expected r, w or x");
+            if (kindWord.Length > maxKindLetters || !AccessKindExtensions.TryParse(kindChars, out AccessKind kind))
+                throw p.Error($"bad access kind '{LineParser.Shorten(kindWord)}', expected r, w or x");
             if (_output is null)
                 return;
             DecisionRecord? explain = ExplainLine?.Invoke(number);

@@ -134,6 +134,7 @@ public static class S2OpsScript
     {
         private readonly string _file;
         private bool _sawOperation;
+        private ulong _pagesOneByOne;
 
         public Parser(string file) => _file = file;
 
@@ -170,6 +171,7 @@ public static class S2OpsScript
                     op.Size = p.Aligned("SIZE", Header.Granule);
                     op.Pa = p.Aligned("PA", Header.Granule);
                     op.Prot = p.Prot();
+                    CountPages(ref p, op);
                     break;
                 case Keyword.Unmap: op.Kind = OpKind.Unmap; ParseRange(ref p, ref op, checkLimit: false); break;
                 case Keyword.WrProtect: op.Kind = OpKind.WrProtect; ParseRange(ref p, ref op, checkLimit: false); break;
@@ -195,6 +197,23 @@ public static class S2OpsScript
             p.End();
             _sawOperation = true;
             return true;
+        }
+
+        /// <summary>
+        /// Bounds the work of the script (<see cref="ScriptLimits.MaxPagesMappedOneByOne"/>): a map whose PA is not
+        /// congruent with its IPA modulo the smallest block size can only be built from pages (kvm_block_mapping_supported
+        /// fails at every level), so it creates size / PAGE_SIZE leaves. Ranges beyond ipa-bits map nothing (-ERANGE).
+        /// </summary>
+        private void CountPages(ref LineParser p, in Op op)
+        {
+            Granule granule = Header.Granule;
+            ulong smallestBlock = granule.LevelSize(Granule.LastLevel - 1);
+            if (op.Size > (1UL << Header.IpaBits) || op.Ipa > (1UL << Header.IpaBits) - op.Size)
+                return;
+            ulong pages = ((op.Ipa ^ op.Pa) & (smallestBlock - 1)) != 0 ? op.Size >> granule.PageShift : 2 * (smallestBlock >> granule.PageShift);
+            _pagesOneByOne += pages;
+            if (_pagesOneByOne > ScriptLimits.MaxPagesMappedOneByOne)
+                throw p.Error($"the script's maps come to more than {ScriptLimits.MaxPagesMappedOneByOne:N0} pages mapped one by one (PA not congruent with IPA modulo {SizeText.Format(smallestBlock)}), the limit of a script (about half a minute and 2 GiB of tables); map less, or align the PA");
         }
 
         private enum Keyword : byte

@@ -19,21 +19,38 @@ public sealed class ScriptSource : IDisposable
         Name = name;
     }
 
+    /// <summary>
+    /// The longest line a script may have. Bounding it bounds the buffer (a file without newlines, /dev/zero,
+    /// cannot grow it without end) and every token, and so every message that quotes one.
+    /// </summary>
+    public const int MaxLineBytes = 4096;
+
     /// <summary>The name errors use: the path as given, or "&lt;stdin&gt;".</summary>
     public string Name { get; }
 
     /// <summary>1-based number of the line last returned.</summary>
     public int LineNumber { get; private set; }
 
-    public static ScriptSource OpenFile(string path) =>
-        new(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan), path);
+    /// <summary>The most a script read from a pipe (standard input, a FIFO) may hold: it is kept in memory.</summary>
+    public const long MaxPipedBytes = 512L << 20;
 
+    /// <summary>A script file; one that cannot seek (a FIFO, /dev/stdin) is read into memory, with a bound.</summary>
+    public static ScriptSource OpenFile(string path)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        if (stream.CanSeek)
+            return new ScriptSource(stream, path);
+        using (stream)
+            return FromStream(stream, path);
+    }
+
+    /// <summary>A script from a stream that may not seek, kept in memory (at most <see cref="MaxPipedBytes"/>).</summary>
     public static ScriptSource FromStream(Stream input, string name)
     {
-        var memory = new MemoryStream();
-        input.CopyTo(memory);
-        memory.Position = 0;
-        return new ScriptSource(memory, name);
+        byte[] bytes = Scenarios.BoundedRead.ReadAtMost(input, MaxPipedBytes);
+        if (bytes.Length > MaxPipedBytes)
+            throw new ScriptException(name, 0, $"more than {MaxPipedBytes >> 20} MiB from a pipe; write the script to a file and replay the file");
+        return new ScriptSource(new MemoryStream(bytes, writable: false), name);
     }
 
     public static ScriptSource FromText(string text, string name) =>
@@ -59,6 +76,8 @@ public sealed class ScriptSource : IDisposable
         while (true)
         {
             int nl = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if ((nl < 0 ? _end - _start : nl) > MaxLineBytes)
+                throw new ScriptException(Name, LineNumber + 1, $"line longer than {MaxLineBytes} bytes (a script line is under 100); is this a script?");
             if (nl >= 0)
             {
                 line = _buffer.AsSpan(_start, nl);

@@ -27,12 +27,7 @@ public sealed class AccessGenerator
         _pages = Math.Max(1, workload.SizeBytes / _pageSize);
         _stride = workload.StrideBytes != 0 ? workload.StrideBytes : _pageSize;
         _rng = new SplitMix64(workload.Seed);
-        Total = workload.Pattern switch
-        {
-            WorkloadPattern.Trace => (ulong)(workload.Trace?.Count ?? 0),
-            WorkloadPattern.Sequential or WorkloadPattern.Strided when workload.Count == 0 => Math.Max(1, workload.SizeBytes / _stride),
-            _ => workload.Count,
-        };
+        Total = workload.AccessCount(granule);
         if (workload.Pattern == WorkloadPattern.Zipf)
         {
             ulong buckets = Math.Clamp(workload.ZipfBuckets, 1, Math.Min(_pages, 1UL << 20));

@@ -1,0 +1,227 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Host;
+using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
+
+namespace Stage2Lab.Simulation.Runs;
+
+/// <summary>One part of a run's memory: what needs it, where the scenario asks for it, and how much.</summary>
+public sealed record MemoryItem(string What, SourceSpan Where, ulong Bytes);
+
+/// <summary>What a run of one policy is expected to need at most, and what for.</summary>
+public sealed record MemoryEstimate(string Policy, ulong TotalBytes, IReadOnlyList<MemoryItem> Items)
+{
+    /// <summary>Pages mapped one kvm_pgtable_stage2_map call at a time when slots are created (v5.9, v5.13), and the largest slot's share.</summary>
+    public ulong PagesMappedAtCreation { get; init; }
+
+    /// <summary>The slot that maps the most pages at creation.</summary>
+    public MemoryItem? LargestCreation { get; init; }
+
+    /// <summary>The part that needs the most (what to lower first).</summary>
+    public MemoryItem? Largest => Items.Count == 0 ? null : Items.MaxBy(i => i.Bytes);
+}
+
+/// <summary>
+/// An upper estimate of the memory a run will need, made before anything is allocated, so that a run that
+/// would exhaust the machine is refused with the estimate and how to lower it instead of being killed. What
+/// grows with the input is counted: stage-2 table pages (known up front for the page-by-page mapping of PFNMAP
+/// VMAs at slot creation before 5.14, bounded by the accesses and the range for faults), dirty bitmaps, and
+/// trace accesses. The rest of a run is small and fixed (<see cref="BaseBytes"/>).
+/// </summary>
+public static class MemoryEstimator
+{
+    /// <summary>The runtime, the model's fixed structures and the results: what any run needs.</summary>
+    public const ulong BaseBytes = 64UL << 20;
+
+    /// <summary>What a table page costs beyond its entries: the ulong[] header and the pool's per-page arrays.</summary>
+    private const ulong TablePageOverheadBytes = 64;
+
+    /// <summary>Bytes per trace access kept for the run (an IPA and an access kind).</summary>
+    private const ulong TraceEntryBytes = 16;
+
+    /// <summary>
+    /// Policies whose kvm_arch_prepare_memory_region maps every page of a slot's VM_PFNMAP VMAs at creation
+    /// (kvm_phys_addr_ioremap, one kvm_pgtable_stage2_map per page): 5.9 and 5.13; the 2021 series (seed-v3,
+    /// 5.14 and later) removed it and maps on fault.
+    /// </summary>
+    private static readonly HashSet<string> PageByPageAtCreation = ["v5.9", "v5.13"];
+
+    /// <summary>The default limit: a share (<see cref="ScenarioLimits.DefaultMemoryShare"/>) of what the process may use.</summary>
+    public static ulong DefaultLimitBytes => (ulong)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * ScenarioLimits.DefaultMemoryShare);
+
+    /// <summary>The estimate for one policy; <paramref name="check"/>: the invariant checker runs too.</summary>
+    public static MemoryEstimate Estimate(Scenario s, string policy, bool check = false)
+    {
+        Granule granule = s.Host.PageSize;
+        ulong tablePageBytes = granule.PageSize + TablePageOverheadBytes;
+        var items = new List<MemoryItem>();
+
+        var slots = new List<MemslotSpec>(s.Memslots);
+        foreach (TimelineEvent ev in s.Timeline)
+        {
+            if (ev is SlotCreateEvent c)
+                slots.Add(c.Slot);
+        }
+
+        ulong creationPages = 0;
+        MemoryItem? largestCreation = null;
+        if (PageByPageAtCreation.Contains(policy))
+        {
+            foreach (MemslotSpec slot in slots)
+            {
+                ulong pfnmapBytes = PfnMapBytes(s, slot);
+                if (pfnmapBytes == 0)
+                    continue;
+                ulong tables = Saturating.Multiply(FullTables(granule, pfnmapBytes, ulong.MaxValue), tablePageBytes);
+                var item = new MemoryItem($"page tables for mapping {SizeText.Format(pfnmapBytes)} of VM_PFNMAP memory of slot {slot.Id} page by page at slot creation ({policy}: kvm_phys_addr_ioremap)", slot.Where, tables);
+                items.Add(item);
+                ulong pages = pfnmapBytes >> granule.PageShift;
+                creationPages = Saturating.Add(creationPages, pages);
+                if (largestCreation is null || tables > largestCreation.Bytes)
+                    largestCreation = item;
+            }
+        }
+
+        foreach (TimelineEvent ev in s.Timeline)
+        {
+            switch (ev)
+            {
+                case WorkloadEvent w:
+                    {
+                        ulong accesses = w.AccessCount(granule);
+                        ulong span = w.SizeBytes;
+                        if (w.Pattern == WorkloadPattern.Trace && w.Trace is { Count: > 0 } trace)
+                        {
+                            ulong low = trace.Min(t => t.Ipa), high = trace.Max(t => t.Ipa);
+                            span = high - low + granule.PageSize;
+                            items.Add(new MemoryItem($"{trace.Count:N0} trace accesses", ev.Where, Saturating.Multiply((ulong)trace.Count, TraceEntryBytes)));
+                        }
+                        ulong tables = Saturating.Multiply(FullTables(granule, span, accesses), tablePageBytes);
+                        if (tables > 0)
+                            items.Add(new MemoryItem($"page tables for at most {accesses:N0} faults over {SizeText.Format(span)}", ev.Where, tables));
+                        break;
+                    }
+                case DirtyLogEvent { Enable: true } d when s.Vm.EagerSplitChunkBytes != 0:
+                    {
+                        // kvm_mmu_split_memory_region: eager splitting turns every block of the slot into pages.
+                        MemslotSpec? slot = slots.Find(x => x.Id == d.SlotId);
+                        if (slot is not null)
+                            items.Add(new MemoryItem($"page tables for splitting slot {slot.Id} ({SizeText.Format(slot.SizeBytes)}) into pages (eager split)", ev.Where, Saturating.Multiply(FullTables(granule, slot.SizeBytes, ulong.MaxValue), tablePageBytes)));
+                        break;
+                    }
+            }
+        }
+
+        // kvm_alloc_dirty_bitmap: one bit per page of a logging slot (twice with the checker, which keeps its
+        // own record of the pages written).
+        var logged = new HashSet<int>();
+        foreach (TimelineEvent ev in s.Timeline)
+        {
+            if (ev is DirtyLogEvent { Enable: true } d)
+                logged.Add(d.SlotId);
+        }
+        foreach (MemslotSpec slot in slots)
+        {
+            if ((slot.Flags & MemslotFlags.LogDirtyPages) == 0 && !logged.Contains(slot.Id))
+                continue;
+            ulong pages = slot.SizeBytes >> granule.PageShift;
+            ulong bytes = Saturating.Multiply((pages + 63) / 64 * 8, check ? 2UL : 1UL);
+            items.Add(new MemoryItem($"the dirty bitmap of slot {slot.Id} ({pages:N0} pages)", slot.Where, bytes));
+        }
+
+        ulong total = BaseBytes;
+        foreach (MemoryItem item in items)
+            total = Saturating.Add(total, item.Bytes);
+        return new MemoryEstimate(policy, total, items) { PagesMappedAtCreation = creationPages, LargestCreation = largestCreation };
+    }
+
+    /// <summary>
+    /// Refuses (a <see cref="ScenarioException"/> at the largest part) a run whose estimate, under any of the
+    /// policies, is above <paramref name="limitBytes"/>.
+    /// </summary>
+    public static void EnsureFits(Scenario s, IEnumerable<string> policies, bool check, ulong limitBytes, string howToRaise)
+    {
+        MemoryEstimate? worst = null;
+        foreach (string policy in policies)
+        {
+            MemoryEstimate e = Estimate(s, policy, check);
+            if (worst is null || e.TotalBytes > worst.TotalBytes)
+                worst = e;
+            if (e.PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation)
+            {
+                SourceSpan at = e.LargestCreation!.Where;
+                throw new ScenarioException([new ScenarioError(s.SourceFile, at.Line, at.Column, at.Path,
+                    $"under {policy} slot creation would map {e.PagesMappedAtCreation:N0} VM_PFNMAP pages one at a time (kvm_phys_addr_ioremap), above the limit of {ScenarioLimits.MaxPagesMappedAtCreation:N0} per run (about 85 s per 10^8 pages); use a smaller VM_PFNMAP mapping or slot, or leave v5.9/v5.13 out of the policies")]);
+            }
+        }
+        if (worst is null || worst.TotalBytes <= limitBytes)
+            return;
+        MemoryItem? largest = worst.Largest;
+        SourceSpan where = largest?.Where ?? default;
+        string biggest = largest is null ? "" : $"; the most is {Approximate(largest.Bytes)} of {largest.What}";
+        string lower = worst.Policy is "v5.9" or "v5.13" && largest?.What.Contains("slot creation", StringComparison.Ordinal) == true
+            ? "lower it (a smaller VM_PFNMAP mapping or slot, or leave v5.9/v5.13 out of the policies)"
+            : "lower it (smaller ranges, fewer accesses, fewer logging slots)";
+        throw new ScenarioException([new ScenarioError(s.SourceFile, where.Line, where.Column, where.Path,
+            $"this run would need about {Approximate(worst.TotalBytes)} of memory under {worst.Policy}{biggest}; the limit is {Approximate(limitBytes)}: {lower}, or {howToRaise}")]);
+    }
+
+    /// <summary>A size to three significant figures in binary units: "33.1 GiB".</summary>
+    public static string Approximate(ulong bytes)
+    {
+        ReadOnlySpan<string> units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        string format = unit == 0 || value >= 100 ? "0" : value >= 10 ? "0.0" : "0.00";
+        return value.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " " + units[unit];
+    }
+
+    /// <summary>Bytes of the slot's HVA range that VM_PFNMAP VMAs back at creation (not fault-time remaps).</summary>
+    private static ulong PfnMapBytes(Scenario s, MemslotSpec slot)
+    {
+        ulong total = 0;
+        ulong end = Saturating.Add(slot.Hva, slot.SizeBytes);
+        foreach (VmaSpec vma in s.Mappings)
+        {
+            if (vma.Kind != VmaKind.PfnMap || vma.FaultTimeRemap)
+                continue;
+            ulong vmaEnd = Saturating.Add(vma.Start, vma.SizeBytes);
+            ulong from = Math.Max(slot.Hva, vma.Start), to = Math.Min(end, vmaEnd);
+            if (to > from)
+                total = Saturating.Add(total, to - from);
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Table pages below the root that mapping <paramref name="rangeBytes"/> page by page needs, each level
+    /// capped at <paramref name="faults"/> (one fault allocates at most one table page per level).
+    /// </summary>
+    private static ulong FullTables(Granule granule, ulong rangeBytes, ulong faults)
+    {
+        if (rangeBytes == 0 || faults == 0)
+            return 0;
+        ulong tables = 0;
+        for (int level = 1; level <= Granule.LastLevel; level++)
+        {
+            // A table at this level covers one entry of the level above; +1 for a range not aligned to it.
+            ulong span = granule.LevelSize(level - 1);
+            ulong needed = rangeBytes / span + 1;
+            tables = Saturating.Add(tables, Math.Min(needed, faults));
+        }
+        return tables;
+    }
+
+    private static class Saturating
+    {
+        public static ulong Add(ulong a, ulong b) => a > ulong.MaxValue - b ? ulong.MaxValue : a + b;
+
+        public static ulong Multiply(ulong a, ulong b) => b != 0 && a > ulong.MaxValue / b ? ulong.MaxValue : a * b;
+    }
+}
