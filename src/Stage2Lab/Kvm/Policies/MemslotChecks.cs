@@ -82,18 +82,12 @@ internal static class MemslotChecks
         return KvmResult.Ok;
     }
 
-    /// <summary>kvm_phys_addr_ioremap: one kvm_pgtable_stage2_map call per page.</summary>
+    /// <summary>kvm_phys_addr_ioremap: one kvm_pgtable_stage2_map call per page (MapPageByPage does exactly
+    /// those calls, in one walk).</summary>
     private static int PhysAddrIoremap(KvmVm vm, ulong ipa, ulong pa, ulong sizeBytes, bool writable)
     {
         Prot prot = Prot.Device | Prot.R | (writable ? Prot.W : Prot.None);
-        ulong page = vm.PageSize;
-        for (ulong addr = ipa; addr < ipa + sizeBytes; addr += page, pa += page)
-        {
-            int ret = vm.Stage2.Map(addr, page, pa, prot, vm.FaultCache);
-            if (ret != 0)
-                return ret;
-        }
-        return 0;
+        return vm.Stage2.MapPageByPage(ipa, sizeBytes, pa, prot, vm.FaultCache);
     }
 
     /// <summary>kvm_arch_commit_memory_region (5.x): enabling logging write-protects the whole slot.</summary>
