@@ -123,18 +123,8 @@ internal static class Walker
     private static int WalkLastLevel<TVisitor>(Granule granule, ref WalkData data, ulong[] table, int tableId, WalkFlags flags, ref TVisitor visitor)
         where TVisitor : struct, IWalkVisitor
     {
-        int shift = granule.PageShift;
         ulong page = granule.PageSize;
-        int idx = granule.IndexAt(data.Addr, Granule.LastLevel);
-        if ((flags & WalkFlags.Leaf) == 0)
-        {
-            // No callback: only the steps, one page each, to the end of the table or of the range.
-            if (data.Addr >= data.End)
-                return 0;
-            ulong pages = Math.Min((ulong)(table.Length - idx), ((data.End - data.Addr) + page - 1) >> shift);
-            data.Addr = (data.Addr & ~(page - 1)) + (pages << shift);
-            return 0;
-        }
+        bool leaf = (flags & WalkFlags.Leaf) != 0;
         // One context for the table's entries (visitors read it, and SkipChildren means nothing here).
         var ctx = new VisitContext
         {
@@ -147,15 +137,18 @@ internal static class Walker
         };
         ulong addr = data.Addr;
         int ret = 0;
-        for (; idx < table.Length && addr < ctx.End; idx++)
+        for (int idx = granule.IndexAt(addr, Granule.LastLevel); idx < table.Length && addr < ctx.End; idx++)
         {
-            ctx.Index = idx;
-            ctx.Old = table[idx];
-            ctx.Addr = addr;
-            ret = visitor.Visit(ref ctx, WalkFlags.Leaf);
-            if (!Continue(flags, ret))
-                break;
-            ret = 0;
+            if (leaf)
+            {
+                ctx.Index = idx;
+                ctx.Old = table[idx];
+                ctx.Addr = addr;
+                ret = visitor.Visit(ref ctx, WalkFlags.Leaf);
+                if (!Continue(flags, ret))
+                    break;
+                ret = 0;
+            }
             addr = (addr & ~(page - 1)) + page;
         }
         data.Addr = addr;
