@@ -120,6 +120,33 @@ internal static class Workloads
         return vm;
     }
 
+    /// <summary>Where <see cref="NewBarVm"/> puts the BAR: host PA, VMM HVA and guest IPA (all 1 GiB-aligned).</summary>
+    public const ulong BarPa = 0x100_0000_0000, BarHva = 0x7f40_0000_0000, BarIpa = 0x80_0000_0000;
+
+    /// <summary>
+    /// A host with a PCI BAR of <paramref name="barBytes"/> mmap'ed by the VMM as one VM_PFNMAP|VM_IO VMA
+    /// (vm_pgoff = the BAR's PFN), and a 4K-granule, 40-bit VM under <paramref name="policy"/> with one slot
+    /// over it at <see cref="BarIpa"/>: before 5.14 creating the slot maps the whole BAR, page by page.
+    /// </summary>
+    public static KvmVm NewBarVm(ulong barBytes, string policy)
+    {
+        var memory = new PhysicalMemory();
+        Check(memory.AddRam(HostRamBase, GiB));
+        Check(memory.AddDevice("bar", BarPa, barBytes));
+        var host = new HostAddressSpace(new HostPageTableConfig(Granule.Size4K), memory);
+        Check(host.AddVma(new Vma
+        {
+            Start = BarHva,
+            End = BarHva + barBytes,
+            Kind = VmaKind.PfnMap,
+            PgOff = BarPa >> 12,
+            Flags = VmFlags.Read | VmFlags.Write | VmFlags.Shared | VmFlags.PfnMap | VmFlags.Io,
+        }));
+        var vm = new KvmVm(new VmConfig { Granule = Granule.Size4K, IpaBits = 40 }, host, PolicyRegistry.Create(policy));
+        Check(vm.SetUserMemoryRegion(1, BarIpa, barBytes, BarHva, MemslotFlags.None));
+        return vm;
+    }
+
     /// <summary>A VM with <paramref name="count"/> 2 MiB slots, each over its own 2 MiB anonymous VMA, with 2 MiB holes between.</summary>
     public static KvmVm NewManySlotsVm(int count)
     {

@@ -106,22 +106,24 @@ public sealed partial class Stage2PageTable
         }
     }
 
-    /// <summary>clean_dcache_guest_page (mmu.c): clean+invalidate to PoC, skipped entirely with FWB.</summary>
-    internal void CleanDcache(ulong sizeBytes)
+    /// <summary>clean_dcache_guest_page (mmu.c): clean+invalidate to PoC, skipped entirely with FWB;
+    /// <paramref name="times"/> calls of the same size at once.</summary>
+    internal void CleanDcache(ulong sizeBytes, long times = 1)
     {
         if (_fwb)
             return;
-        _counters.Add(Stage2Counter.DcacheCleanOps);
-        _counters.Add(Stage2Counter.DcacheCleanBytes, (long)sizeBytes);
+        _counters.Add(Stage2Counter.DcacheCleanOps, times);
+        _counters.Add(Stage2Counter.DcacheCleanBytes, (long)sizeBytes * times);
     }
 
-    /// <summary>invalidate_icache_guest_page (mmu.c): icache_inval_pou, a bare ISB when the CPU has DIC.</summary>
-    internal void InvalidateIcache(ulong sizeBytes)
+    /// <summary>invalidate_icache_guest_page (mmu.c): icache_inval_pou, a bare ISB when the CPU has DIC;
+    /// <paramref name="times"/> calls of the same size at once.</summary>
+    internal void InvalidateIcache(ulong sizeBytes, long times = 1)
     {
         if (_dic)
             return;
-        _counters.Add(Stage2Counter.IcacheInvalOps);
-        _counters.Add(Stage2Counter.IcacheInvalBytes, (long)sizeBytes);
+        _counters.Add(Stage2Counter.IcacheInvalOps, times);
+        _counters.Add(Stage2Counter.IcacheInvalBytes, (long)sizeBytes * times);
     }
 
     /// <summary>stage2_pte_cacheable: a valid leaf whose MemAttr is Normal write-back for this FWB setting.</summary>

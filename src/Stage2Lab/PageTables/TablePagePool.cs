@@ -31,6 +31,9 @@ internal sealed class TablePagePool
 
     public ulong[] Page(int id) => _pages[id];
 
+    /// <summary>Freed page ids, the next one to be reused last.</summary>
+    public ReadOnlySpan<int> FreeIds => _freeIds.AsSpan(0, _freeTop);
+
     public int Level(int id) => _levels[id];
 
     public bool IsLive(int id) => id >= 0 && id < _highWater && _levels[id] >= 0;
@@ -55,7 +58,10 @@ internal sealed class TablePagePool
             id = _highWater++;
             if (id == _pages.Length)
                 Grow();
-            _pages[id] = new ulong[_granule.EntriesPerTable];
+            // The pool keeps every page it ever allocated for its whole life, so pages go straight to the pinned
+            // object heap: they are never copied from generation to generation by the GC (which, for the
+            // 131,072 pages of a 256 GiB BAR mapped page by page, costs more than mapping them).
+            _pages[id] = GC.AllocateArray<ulong>(_granule.EntriesPerTable, pinned: true);
         }
         _counts[id] = 0;
         _levels[id] = (sbyte)level;

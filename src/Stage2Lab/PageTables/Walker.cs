@@ -31,6 +31,13 @@ internal ref struct VisitContext
     public ulong End;
     public int Level;
     public WalkFlags Flags;
+
+    /// <summary>
+    /// Set by a visitor that has done everything below a table entry itself (a model shortcut, not a kernel
+    /// flag: see <see cref="Stage2PageTable.MapPageByPage"/>): the walk moves past the entry without
+    /// descending into it and without its TABLE_POST callback.
+    /// </summary>
+    public bool SkipChildren;
 }
 
 /// <summary>A walker callback (struct kvm_pgtable_walker). Implemented by structs so the walk is specialised
@@ -93,6 +100,8 @@ internal static class Walker
         where TVisitor : struct, IWalkVisitor
     {
         ulong[] table = pgt.Pool.Page(tableId);
+        if (level == Granule.LastLevel)
+            return WalkLastLevel(pgt.Granule, ref data, table, tableId, flags, ref visitor);
         Granule granule = pgt.Granule;
         int ret = 0;
         for (int idx = granule.IndexAt(data.Addr, level); idx < table.Length; idx++)
@@ -106,8 +115,48 @@ internal static class Walker
         return ret;
     }
 
+    /// <summary>
+    /// A last-level table: kvm_pte_table() is false for every entry there, so __kvm_pgtable_visit comes down
+    /// to the LEAF callback and the step to the next page — the same visits as <see cref="VisitEntry"/> makes,
+    /// in a loop without its table handling (most entries of a big table are last-level ones).
+    /// </summary>
+    private static int WalkLastLevel<TVisitor>(Granule granule, ref WalkData data, ulong[] table, int tableId, WalkFlags flags, ref TVisitor visitor)
+        where TVisitor : struct, IWalkVisitor
+    {
+        ulong page = granule.PageSize;
+        bool leaf = (flags & WalkFlags.Leaf) != 0;
+        // One context for the table's entries (visitors read it, and SkipChildren means nothing here).
+        var ctx = new VisitContext
+        {
+            Table = table,
+            TableId = tableId,
+            Start = data.Start,
+            End = data.End,
+            Level = Granule.LastLevel,
+            Flags = flags,
+        };
+        ulong addr = data.Addr;
+        int ret = 0;
+        for (int idx = granule.IndexAt(addr, Granule.LastLevel); idx < table.Length && addr < ctx.End; idx++)
+        {
+            if (leaf)
+            {
+                ctx.Index = idx;
+                ctx.Old = table[idx];
+                ctx.Addr = addr;
+                ret = visitor.Visit(ref ctx, WalkFlags.Leaf);
+                if (!Continue(flags, ret))
+                    break;
+                ret = 0;
+            }
+            addr = (addr & ~(page - 1)) + page;
+        }
+        data.Addr = addr;
+        return ret;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Continue(WalkFlags flags, int ret)
+    internal static bool Continue(WalkFlags flags, int ret)
     {
         // kvm_pgtable_walk_continue: outside a fault handler -EAGAIN (a leaf that needs no update) is ignored.
         if (ret == -Errno.EAGAIN)
@@ -152,7 +201,7 @@ internal static class Walker
         if (!Continue(flags, ret))
             return ret;
 
-        if (!isTable)
+        if (!isTable || ctx.SkipChildren)
         {
             ulong span = pgt.Granule.LevelSize(level);
             data.Addr = (data.Addr & ~(span - 1)) + span;

@@ -83,19 +83,12 @@ internal static class MemslotChecks
         return KvmResult.Ok;
     }
 
-    /// <summary>kvm_phys_addr_ioremap: one kvm_pgtable_stage2_map call per page.</summary>
+    /// <summary>kvm_phys_addr_ioremap: one kvm_pgtable_stage2_map call per page (MapPageByPage does exactly
+    /// those calls, in one walk).</summary>
     private static int PhysAddrIoremap(in MemslotContext ctx, ulong ipa, ulong pa, ulong sizeBytes, bool writable)
     {
         Prot prot = Prot.Device | Prot.R | (writable ? Prot.W : Prot.None);
-        ulong page = ctx.PageSize;
-        PageTables.Stage2PageTable pgt = ctx.Mmu.Pgt;
-        for (ulong addr = ipa; addr < ipa + sizeBytes; addr += page, pa += page)
-        {
-            int ret = pgt.Map(addr, page, pa, prot, ctx.Mmu.FaultCache);
-            if (ret != 0)
-                return ret;
-        }
-        return 0;
+        return ctx.Mmu.Pgt.MapPageByPage(ipa, sizeBytes, pa, prot, ctx.Mmu.FaultCache);
     }
 
     /// <summary>
