@@ -15,6 +15,24 @@ public enum PolicyKind : byte
 public sealed record PolicyDescriptor(string Name, PolicyKind Kind, string Description, string KernelSource, Func<FaultPolicy> Create);
 
 /// <summary>
+/// What a run or a comparison column is: a policy, and optionally the VM flavor it runs under regardless of the
+/// scenario's <c>vm.pkvm</c> — written <c>v7.4+pkvm</c> (a non-protected guest under protected KVM) or
+/// <c>v7.4+protected</c> (a protected guest), so one comparison can show a kernel with and without pKVM.
+/// </summary>
+public readonly record struct PolicyTarget(PolicyDescriptor Policy, VmFlavor? Flavor)
+{
+    public const string PkvmSuffix = "+pkvm";
+    public const string ProtectedSuffix = "+protected";
+
+    public string Name => Policy.Name + Flavor switch
+    {
+        VmFlavor.Pkvm => PkvmSuffix,
+        VmFlavor.ProtectedPkvm => ProtectedSuffix,
+        _ => "",
+    };
+}
+
+/// <summary>
 /// Every policy, in the order comparisons list them: kernels oldest first, then proposals, then the buggy
 /// variants. The command line, the scenario and script readers, and the tests all take their choices from here.
 /// </summary>
@@ -46,6 +64,30 @@ public static class PolicyRegistry
 
     /// <summary>Every selectable name.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. All.Select(p => p.Name)];
+
+    /// <summary>Every policy, then every policy with a pKVM flavor it models (v6.18+pkvm, v7.4+pkvm, v7.4+protected).</summary>
+    public static IReadOnlyList<string> TargetNames { get; } =
+    [
+        .. Names,
+        .. All.Where(p => p.Create().Supports(VmFlavor.Pkvm)).Select(p => p.Name + PolicyTarget.PkvmSuffix),
+        .. All.Where(p => p.Create().Supports(VmFlavor.ProtectedPkvm)).Select(p => p.Name + PolicyTarget.ProtectedSuffix),
+    ];
+
+    /// <summary>A policy name, possibly with a flavor suffix (+pkvm, +protected) the policy models; or null.</summary>
+    public static PolicyTarget? FindTarget(string name)
+    {
+        VmFlavor? flavor = null;
+        string policy = name;
+        if (name.EndsWith(PolicyTarget.PkvmSuffix, StringComparison.Ordinal))
+            (policy, flavor) = (name[..^PolicyTarget.PkvmSuffix.Length], VmFlavor.Pkvm);
+        else if (name.EndsWith(PolicyTarget.ProtectedSuffix, StringComparison.Ordinal))
+            (policy, flavor) = (name[..^PolicyTarget.ProtectedSuffix.Length], VmFlavor.ProtectedPkvm);
+        if (Find(policy) is not { } d)
+            return null;
+        if (flavor is { } f && !d.Create().Supports(f))
+            return null;
+        return new PolicyTarget(d, flavor);
+    }
 
     /// <summary>Kernels and proposals: what a scenario compares by default and what a script may name.</summary>
     public static IReadOnlyList<string> ComparedNames { get; } = [.. All.Where(p => p.Kind != PolicyKind.BuggyVariant).Select(p => p.Name)];

@@ -9,10 +9,12 @@ namespace Stage2Lab.Simulation.Playback;
 /// <summary>Builds the VM a scenario describes (host, VMAs, the VM with its policy), before any memslot.</summary>
 public static class ScenarioVm
 {
+    /// <param name="policyName">A policy, or a policy with a flavor (v7.4+pkvm), which overrides the scenario's vm.pkvm.</param>
     public static KvmVm Create(Scenario s, string policyName)
     {
         HostAddressSpace host = HostBuilder.Build(s);
-        FaultPolicy policy = PolicyRegistry.Create(policyName);
+        PolicyTarget target = PolicyRegistry.FindTarget(policyName) ?? throw new ArgumentException($"unknown policy '{policyName}'", nameof(policyName));
+        FaultPolicy policy = target.Policy.Create();
         var config = new VmConfig
         {
             Granule = s.Host.PageSize,
@@ -21,7 +23,7 @@ public static class ScenarioVm
             MaxSlots = s.Vm.MaxSlots,
             EagerSplitChunkBytes = s.Vm.EagerSplitChunkBytes,
             ManualDirtyLogProtect = s.Vm.ManualDirtyLogProtect,
-            Flavor = s.Vm.Pkvm,
+            Flavor = target.Flavor ?? s.Vm.Pkvm,
             NestedStage2 = s.Nested is { } nested ? new GuestStage2(nested.L1Stage2, s.Host.PageSize.PageSize) : null,
         };
         return new KvmVm(config, host, policy);

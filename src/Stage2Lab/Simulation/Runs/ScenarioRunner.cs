@@ -1,3 +1,4 @@
+using Stage2Lab.Kvm;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
@@ -20,12 +21,20 @@ public static class ScenarioRunner
         return result;
     }
 
+    private static string FlavorNote(VmFlavor? flavor) => flavor switch
+    {
+        VmFlavor.Pkvm => "; here a non-protected guest under protected KVM (pkvm)",
+        VmFlavor.ProtectedPkvm => "; here a protected guest under protected KVM",
+        _ => "",
+    };
+
     public static PolicyRun Run(Scenario scenario, string policyName, RunOptions? options = null)
     {
         options ??= new RunOptions();
-        PolicyDescriptor descriptor = PolicyRegistry.Find(policyName) ?? throw new ArgumentException($"unknown policy '{policyName}'", nameof(policyName));
+        PolicyTarget target = PolicyRegistry.FindTarget(policyName) ?? throw new ArgumentException($"unknown policy '{policyName}'", nameof(policyName));
+        PolicyDescriptor descriptor = target.Policy;
         CostProfile profile = CostProfiles.TryGet(scenario.Vm.CostProfile) ?? CostProfiles.ForFeatures(scenario.Vm.Fwb);
-        var run = new PolicyRun { Policy = descriptor.Name, Description = descriptor.Description, Profile = profile, Granule = scenario.Host.PageSize };
+        var run = new PolicyRun { Policy = target.Name, Description = descriptor.Description + FlavorNote(target.Flavor), Profile = profile, Granule = scenario.Host.PageSize };
 
         var observers = new List<ITimelineObserver> { new MetricsRecorder(run) };
         DecisionCollector? decisions = options.CaptureDecisions ? new DecisionCollector(profile) : null;

@@ -107,7 +107,8 @@ internal static class NewestKernelSpecs
         bool nested = s.Nested is not null;
         if (vm.Pkvm != VmFlavor.Kvm || nested)
         {
-            bool Models(string name) => PolicyRegistry.Find(name)?.Create() is { } p && p.Supports(vm.Pkvm) && (!nested || p.SupportsNested);
+            bool Models(string name) => PolicyRegistry.FindTarget(name) is { } t && t.Policy.Create() is { } p
+                && p.Supports(t.Flavor ?? vm.Pkvm) && (!nested || p.SupportsNested);
             string[] able = [.. PolicyRegistry.ComparedNames.Where(Models)];
             string need = (vm.Pkvm switch { VmFlavor.Pkvm => "pkvm: true", VmFlavor.ProtectedPkvm => "pkvm: protected", _ => "" }
                 + (nested ? (vm.Pkvm != VmFlavor.Kvm ? " with " : "") + "a nested: section" : "")).Trim();

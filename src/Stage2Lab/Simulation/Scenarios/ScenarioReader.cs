@@ -286,7 +286,7 @@ public static class ScenarioReader
                 for (int i = 0; i < seq.Children.Count; i++)
                 {
                     string p = YamlNodeReader.Index(f.PathOf("policies"), i);
-                    if (_r.Choice(seq.Children[i], p, PolicyRegistry.Names.ToArray()) is { } name)
+                    if (_r.Choice(seq.Children[i], p, PolicyRegistry.TargetNames.ToArray()) is { } name)
                     {
                         vm.Policies.Add(name);
                         _policyNodes[name] = seq.Children[i];

@@ -151,7 +151,7 @@ public static class S2FaultsScript
                 return;
             // pkvm on: a non-protected guest under protected KVM, which only some fault paths model.
             string policy = PolicyOverride ?? _policy;
-            if (_pkvm && !PolicyRegistry.Create(policy).Supports(VmFlavor.Pkvm))
+            if (_pkvm && PolicyRegistry.FindTarget(policy) is { } target && !target.Policy.Create().Supports(VmFlavor.Pkvm))
             {
                 string supporting = string.Join(", ", PolicyRegistry.All.Where(d => d.Create().Supports(VmFlavor.Pkvm)).Select(d => d.Name));
                 throw new ScriptException(_file, _pkvmLine, $"'pkvm on' needs a fault path that models protected KVM ({supporting}); policy {policy} has none: drop 'pkvm on' or choose one of those");
@@ -159,6 +159,10 @@ public static class S2FaultsScript
             _memory = new PhysicalMemory();
             _host = new HostAddressSpace(new HostPageTableConfig(_granule), _memory);
         }
+
+        /// <summary>The policy the script runs under (an override may carry a flavor: v7.4+pkvm).</summary>
+        private PolicyTarget Target => PolicyRegistry.FindTarget(PolicyOverride ?? _policy)
+            ?? throw new ArgumentException($"unknown policy '{PolicyOverride ?? _policy}'");
 
         private KvmVm NewVm()
         {
@@ -168,9 +172,9 @@ public static class S2FaultsScript
                 IpaBits = _ipaBits,
                 Features = new CpuFeatures(Fwb: _fwb, Dic: _dic, RangeTlbi: false),
                 MaxSlots = 512,
-                Flavor = _pkvm ? VmFlavor.Pkvm : VmFlavor.Kvm,
+                Flavor = Target.Flavor ?? (_pkvm ? VmFlavor.Pkvm : VmFlavor.Kvm),
             };
-            return new KvmVm(config, _host!, PolicyRegistry.Create(PolicyOverride ?? _policy));
+            return new KvmVm(config, _host!, Target.Policy.Create());
         }
 
         private void Ram(ref LineParser p)
