@@ -51,6 +51,9 @@ public sealed partial class Stage2PageTable
 
     internal TablePagePool Pool { get; }
 
+    /// <summary>A read-only view of the table pages (roots, levels, refcounts, entries), for auditing.</summary>
+    public TableInspector Inspect => new(this);
+
     internal ulong AddressMask { get; }
 
     /// <summary>Everything the table has done so far.</summary>

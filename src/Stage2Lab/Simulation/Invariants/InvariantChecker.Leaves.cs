@@ -18,7 +18,7 @@ public sealed partial class InvariantChecker
     /// the run is checked as one range (O(pieces) whatever its length). Only when that fails is it checked
     /// leaf by leaf, so each violation still names its own leaf.
     /// </summary>
-    private void CheckLeafRun(ulong ipa, int level, ulong leafSize, int count, ulong[] entries, int firstIndex)
+    private void CheckLeafRun(ulong ipa, int level, ulong leafSize, int count, ReadOnlySpan<ulong> entries, int firstIndex)
     {
         if (count > 1)
         {
@@ -40,7 +40,7 @@ public sealed partial class InvariantChecker
         var desc = new Descriptor(raw);
         ulong sizeBytes = leafSize * (ulong)count;
         var leaf = new LeafEntry(ipa, level, leafSize, desc);
-        ulong pa = raw & vm.Stage2.AddressMask;
+        ulong pa = raw & vm.Stage2.Inspect.AddressMask;
         ulong end = ipa + sizeBytes;
         ulong mask = leafSize - 1;
 

@@ -37,7 +37,7 @@ public sealed partial class InvariantChecker
         int last = geometry.RootPageIndex(end - 1);
         for (int r = first; r <= last && !_stopped; r++)
         {
-            int rootId = pgt.RootId(r);
+            int rootId = pgt.Inspect.RootId(r);
             ulong rootBase = (ulong)r * rootSpan;
             if (refcounts && !CheckTablePage(rootId, startLevel, rootBase, rootSpan))
                 continue;
@@ -53,13 +53,14 @@ public sealed partial class InvariantChecker
             return;
         Stage2PageTable pgt = Vm.Stage2;
         Granule granule = pgt.Granule;
-        ulong[] entries = pgt.Pool.Page(tableId);
+        TableInspector tables = pgt.Inspect;
+        ReadOnlySpan<ulong> entries = tables.Entries(tableId);
         int shift = granule.LevelShift(level);
         ulong span = 1UL << shift;
         int firstIndex = start <= tableBase ? 0 : (int)((start - tableBase) >> shift);
         ulong lastOffset = (end - 1 - tableBase) >> shift;
         int lastIndex = lastOffset >= (ulong)entries.Length ? entries.Length - 1 : (int)lastOffset;
-        ulong addressMask = pgt.AddressMask;
+        ulong addressMask = tables.AddressMask;
 
         for (int i = firstIndex; i <= lastIndex; i++)
         {
@@ -101,13 +102,8 @@ public sealed partial class InvariantChecker
     /// </summary>
     private int ChildTableId(ulong tablePa, int childLevel, ulong ipa, ulong span)
     {
-        Stage2PageTable pgt = Vm.Stage2;
-        TablePagePool pool = pgt.Pool;
-        ulong offset = tablePa - TablePagePool.BasePa;
-        int id = tablePa < TablePagePool.BasePa || (offset >> pgt.Granule.PageShift) >= (ulong)pool.HighWater
-            ? -1
-            : (int)(offset >> pgt.Granule.PageShift);
-        if (id < 0)
+        TableInspector pool = Vm.Stage2.Inspect;
+        if (!pool.TryGetId(tablePa, out int id))
         {
             Report(InvariantKind.TablesReachable, ipa, span, null,
                 $"L{childLevel - 1} table descriptor for IPA [0x{ipa:x}, 0x{ipa + span:x}) points to PA 0x{tablePa:x}, which is no table page");
@@ -120,10 +116,10 @@ public sealed partial class InvariantChecker
                 id);
             return -1;
         }
-        if (pool.Level(id) != childLevel)
+        if (pool.LevelOf(id) != childLevel)
         {
             Report(InvariantKind.TablesReachable, ipa, span, null,
-                $"L{childLevel - 1} table descriptor for IPA [0x{ipa:x}, 0x{ipa + span:x}) points to table page {id}, allocated for L{pool.Level(id)} entries, not L{childLevel}",
+                $"L{childLevel - 1} table descriptor for IPA [0x{ipa:x}, 0x{ipa + span:x}) points to table page {id}, allocated for L{pool.LevelOf(id)} entries, not L{childLevel}",
                 id);
             return -1;
         }
@@ -133,16 +129,16 @@ public sealed partial class InvariantChecker
     /// <summary>The refcount of one table page against its non-zero entries. False when the page is not live.</summary>
     private bool CheckTablePage(int id, int level, ulong tableBase, ulong tableSpan)
     {
-        TablePagePool pool = Vm.Stage2.Pool;
+        TableInspector pool = Vm.Stage2.Inspect;
         if (!pool.IsLive(id))
         {
             Report(InvariantKind.TablesReachable, tableBase, tableSpan, null, $"root table page {id} of IPA [0x{tableBase:x}, 0x{tableBase + tableSpan:x}) has been freed", id);
             return false;
         }
-        ulong[] entries = pool.Page(id);
+        ReadOnlySpan<ulong> entries = pool.Entries(id);
         // Vectorised count of the zero entries; the refcount is "non-zero entries" (stage2_pte_is_counted).
-        int nonZero = entries.Length - entries.AsSpan().Count(0UL);
-        int count = pool.EntryCount(id);
+        int nonZero = entries.Length - entries.Count(0UL);
+        int count = pool.RefCount(id);
         if (count != nonZero)
         {
             Report(InvariantKind.TableRefcounts, tableBase, tableSpan, null,
@@ -159,9 +155,9 @@ public sealed partial class InvariantChecker
     private void ScanReachability()
     {
         Stage2PageTable pgt = Vm.Stage2;
-        TablePagePool pool = pgt.Pool;
-        if (_stamp.Length < pool.HighWater)
-            Array.Resize(ref _stamp, Math.Max(pool.HighWater, _stamp.Length * 2));
+        TableInspector pool = pgt.Inspect;
+        if (_stamp.Length < pool.PageIdLimit)
+            Array.Resize(ref _stamp, Math.Max(pool.PageIdLimit, _stamp.Length * 2));
         if (++_generation == int.MaxValue)
         {
             Array.Clear(_stamp);
@@ -171,9 +167,9 @@ public sealed partial class InvariantChecker
         int startLevel = pgt.Geometry.StartLevel;
         ulong rootSpan = pgt.Granule.LevelSize(startLevel) << pgt.Granule.BitsPerLevel;
         long reached = 0;
-        for (int r = 0; r < pgt.RootCount && !_stopped; r++)
+        for (int r = 0; r < pool.RootCount && !_stopped; r++)
         {
-            int rootId = pgt.RootId(r);
+            int rootId = pool.RootId(r);
             ulong rootBase = (ulong)r * rootSpan;
             if (!pool.IsLive(rootId))
             {
@@ -188,12 +184,12 @@ public sealed partial class InvariantChecker
         if (_stopped || reached == pool.LivePages)
             return;
         // Reached pages are distinct and live, so a count mismatch means some live page was not reached.
-        for (int id = 0; id < pool.HighWater && !_stopped; id++)
+        for (int id = 0; id < pool.PageIdLimit && !_stopped; id++)
         {
             if (pool.IsLive(id) && _stamp[id] != gen)
             {
                 Report(InvariantKind.TablesReachable, 0, 0, null,
-                    $"L{pool.Level(id)} table page {id} (PA 0x{pool.PaOf(id):x}) is live (refcount {pool.EntryCount(id)}) but no table descriptor reaches it: leaked ({pool.LivePages} live pages, {reached} reachable)",
+                    $"L{pool.LevelOf(id)} table page {id} (PA 0x{pool.PaOf(id):x}) is live (refcount {pool.RefCount(id)}) but no table descriptor reaches it: leaked ({pool.LivePages} live pages, {reached} reachable)",
                     id);
             }
         }
@@ -203,11 +199,11 @@ public sealed partial class InvariantChecker
     private long MarkChildren(int tableId, int level, ulong tableBase, int gen)
     {
         Stage2PageTable pgt = Vm.Stage2;
-        TablePagePool pool = pgt.Pool;
-        ulong[] entries = pool.Page(tableId);
+        TableInspector pool = pgt.Inspect;
+        ReadOnlySpan<ulong> entries = pool.Entries(tableId);
         int shift = pgt.Granule.LevelShift(level);
         ulong span = 1UL << shift;
-        ulong addressMask = pgt.AddressMask;
+        ulong addressMask = pool.AddressMask;
         long reached = 0;
         for (int i = 0; i < entries.Length; i++)
         {
