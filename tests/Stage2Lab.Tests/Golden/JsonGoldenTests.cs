@@ -28,7 +28,7 @@ public class JsonGoldenTests
     public void Compare_json_of_the_hugetlb_example()
     {
         ScenarioResult result = ScenarioRunner.RunAll(Example(), ["v5.13", "v6.18"]);
-        AssertGolden("compare-ram-hugetlb-1g.json", JsonReport.Render(result));
+        AssertGolden("compare-ram-hugetlb-1g.json", JsonReport.Render(result, "compare"));
     }
 
     [Fact]
@@ -36,7 +36,7 @@ public class JsonGoldenTests
     {
         // The misaligned 1G hugetlb slot: a 2M block, because the slot's IPA and HVA differ modulo 1G.
         ScenarioResult result = ScenarioRunner.RunAll(Example(), ["v6.18"], new RunOptions { ExplainIpa = 0x2_4020_0000, CaptureDecisions = false });
-        string json = JsonReport.Render(result);
+        string json = JsonReport.Render(result, "explain");
         Assert.Contains("\"bindingConstraint\": {", json);
         Assert.Contains("\"step\": \"hugeMappingCheck\"", json);
         AssertGolden("explain-ram-hugetlb-1g.json", json);
