@@ -94,8 +94,10 @@ public static class DecisionJson
             RespectNullableAnnotations = true,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
-        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        // Before the enum converter, which would otherwise write Prot as flag names ("rw, device"): letters, as
+        // the decision's own "prot" ("rwd").
         options.Converters.Add(new ProtConverter());
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new CountersConverter());
         options.Converters.Add(new StepJsonConverter());
         options.MakeReadOnly();

@@ -38,7 +38,7 @@ public class ScenarioRunnerTests
         string first = JsonReport.Render(ScenarioRunner.RunAll(s, ["v5.14", "v6.18"]), "compare");
         string second = JsonReport.Render(ScenarioRunner.RunAll(Example("live-migration.yaml"), ["v5.14", "v6.18"]), "compare");
         Assert.Equal(first, second);
-        Assert.Contains("\"schema\": \"stage2lab.result/2\"", first);
+        Assert.Contains("\"schema\": \"stage2lab.result/3\"", first);
     }
 
     [Fact]

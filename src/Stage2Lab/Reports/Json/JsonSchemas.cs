@@ -52,17 +52,38 @@ public static class JsonSchemas
             return Counters();
         if (type == typeof(StepJson))
             return Steps();
+        // The exporter leaves out the items of a list whose element has its own converter: give them.
+        if (type == typeof(IReadOnlyList<StepJson>))
+            return new JsonObject { ["type"] = "array", ["items"] = Steps() };
         if (context.PropertyInfo?.CustomConverter is DecisionJson.HexConverter)
             return Hex(nullable: false);
         if (context.PropertyInfo?.CustomConverter is DecisionJson.NullableHexConverter)
             return Hex(nullable: true);
         if (type == typeof(Prot))
             return new JsonObject { ["type"] = "string", ["pattern"] = "^[-rwxdn]*$" };
-        // Every object the documents hold is closed: a key the schema does not name is an error.
-        if (context.TypeInfo.Kind == JsonTypeInfoKind.Object && schema is JsonObject obj && obj.ContainsKey("properties") && !obj.ContainsKey("additionalProperties"))
-            obj["additionalProperties"] = false;
+        if (context.TypeInfo.Kind == JsonTypeInfoKind.Object && schema is JsonObject obj && obj.ContainsKey("properties"))
+            Close(obj);
         return schema;
     }
+
+    /// <summary>
+    /// Every object the documents hold is closed (a key the schema does not name is an error), and a key that may
+    /// be null is not required: null values are left out (JsonIgnoreCondition.WhenWritingNull).
+    /// </summary>
+    private static void Close(JsonObject obj)
+    {
+        obj["additionalProperties"] = false;
+        if (obj["required"] is not JsonArray required || obj["properties"] is not JsonObject properties)
+            return;
+        foreach (JsonNode? name in required.ToList())
+        {
+            if (properties[name!.GetValue<string>()] is JsonObject property && MayBeNull(property))
+                required.Remove(name);
+        }
+    }
+
+    private static bool MayBeNull(JsonObject property) =>
+        property["type"] is JsonArray types && types.Any(t => t?.GetValue<string>() == "null");
 
     private static JsonObject Hex(bool nullable) => new()
     {
@@ -98,7 +119,7 @@ public static class JsonSchemas
             required.Add("step");
             required.Add("text");
             step["required"] = required;
-            step["additionalProperties"] = false;
+            Close(step);
             kinds.Add(step);
         }
         return new JsonObject { ["oneOf"] = kinds };
