@@ -20,8 +20,15 @@ internal static class AtomicFile
         string full = FinalTarget(Path.GetFullPath(path));
         if (IsSpecial(full, out FileStream? opened))
         {
-            using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
-            direct.Write(bytes);
+            try
+            {
+                using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+                direct.Write(bytes);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"cannot write {path}: {ex.Message}", ex);
+            }
             return;
         }
 

@@ -56,6 +56,7 @@ internal static class FuzzCommand
             {
                 ProgressDisplay.Line line = progress.Add($"fuzz {name}");
                 line.Start();
+                line.Limit(maxEvents, maxSeconds);
                 var options = new FuzzOptions
                 {
                     Policy = name,
@@ -65,7 +66,7 @@ internal static class FuzzCommand
                     Seconds = maxSeconds,
                     Layout = fuzzLayout,
                     OnlyKind = onlyKind,
-                    Progress = (done, _) => line.ReportLimited(done, maxEvents, maxSeconds),
+                    Progress = (done, _) => line.ReportEvents(done),
                 };
                 FuzzReport r = Fuzzer.Run(options);
                 line.Done();

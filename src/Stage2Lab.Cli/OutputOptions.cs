@@ -75,7 +75,7 @@ internal sealed class OutputOptions
         string Text() => format switch
         {
             "json" => output.Json(),
-            "markdown" => string.Join("\n", output.Tables.Select(MarkdownWriter.Render)) + (output.Markdown.Length > 0 ? "\n" + output.Markdown : ""),
+            "markdown" => string.Join("\n", output.Tables.Select(MarkdownWriter.Render).Append(output.Markdown).Where(part => part.Length > 0)),
             _ => TableRenderer.Render(output.Tables) + output.Text,
         };
         if (outFile is null)

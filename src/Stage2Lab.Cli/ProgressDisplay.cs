@@ -44,6 +44,10 @@ internal sealed class ProgressDisplay
     {
         private readonly ProgressTask? _task;
         private readonly Stopwatch _clock = new();
+        private Timer? _timer;
+        private long _events;
+        private long _maxEvents;
+        private double _maxSeconds;
 
         public Line(ProgressTask? task) => _task = task;
 
@@ -64,20 +68,37 @@ internal sealed class ProgressDisplay
 
         /// <summary>
         /// A campaign limited by events, seconds or both: the share done is the larger of the two shares (it ends
-        /// at whichever limit comes first).
+        /// at whichever limit comes first). With a time limit the share moves with the clock, between reports too.
         /// </summary>
-        public void ReportLimited(long events, long maxEvents, double maxSeconds)
+        public void Limit(long maxEvents, double maxSeconds)
+        {
+            _maxEvents = maxEvents;
+            _maxSeconds = maxSeconds;
+            if (_task is not null && maxSeconds > 0)
+                _timer = new Timer(_ => Update(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
+        }
+
+        /// <summary>Events done so far in a campaign with <see cref="Limit"/>.</summary>
+        public void ReportEvents(long events)
+        {
+            Interlocked.Exchange(ref _events, events);
+            Update();
+        }
+
+        private void Update()
         {
             if (_task is null)
                 return;
-            double byEvents = maxEvents > 0 ? (double)events / maxEvents : 0;
-            double bySeconds = maxSeconds > 0 ? _clock.Elapsed.TotalSeconds / maxSeconds : 0;
+            double byEvents = _maxEvents > 0 ? (double)Interlocked.Read(ref _events) / _maxEvents : 0;
+            double bySeconds = _maxSeconds > 0 ? _clock.Elapsed.TotalSeconds / _maxSeconds : 0;
             _task.MaxValue = 1;
             _task.Value = Math.Min(1.0, Math.Max(byEvents, bySeconds));
         }
 
         public void Done()
         {
+            _timer?.Dispose();
+            _timer = null;
             if (_task is null)
                 return;
             _task.Value = _task.MaxValue;

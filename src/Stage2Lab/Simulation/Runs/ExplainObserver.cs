@@ -49,7 +49,7 @@ public sealed class ExplainObserver : ITimelineObserver
             : null;
         if (pick is not { } p)
             return;
-        var found = new ExplainedDecision(access.Decision, p, _phase, access.EventNumber, access.AccessIndex) { AskedEvent = _eventNumber };
+        var found = new ExplainedDecision(access.Decision, p, _phase, access.EventNumber, access.AccessIndex) { AskedEvent = _eventNumber, AskedPhase = _askedPhase };
         if (inAskedEvent)
             Explained = found;
         else
