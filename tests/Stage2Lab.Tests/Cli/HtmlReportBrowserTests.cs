@@ -153,6 +153,14 @@ public class HtmlReportBrowserTests
     }
 
     [Fact]
+    public void Policy_colours_are_never_leaf_size_colours_and_red_marks_only_problems()
+    {
+        Assert.Empty(Stage2Lab.Reports.Html.PolicyColours.Intersect(Stage2Lab.Reports.Html.LevelColours, StringComparer.OrdinalIgnoreCase));
+        Assert.DoesNotContain(Stage2Lab.Reports.Html.Problem, Stage2Lab.Reports.Html.PolicyColours.Concat(Stage2Lab.Reports.Html.LevelColours));
+        Assert.Equal(Stage2Lab.Reports.Html.PolicyColours.Length, Stage2Lab.Reports.Html.PolicyColours.Distinct().Count());
+    }
+
+    [Fact]
     public void A_comparison_folds_its_decisions_and_fits_800_pixels()
     {
         string dir = TempDir();

@@ -6,7 +6,7 @@ public sealed record ScenarioError(string File, int Line, int Column, string Pat
     /// <summary>FILE:LINE:COL: key.path: message; a whole-file problem (line 0) is FILE: message.</summary>
     public override string ToString()
     {
-        string where = Line <= 0 ? File : Column <= 0 ? $"{File}:{Line}" : $"{File}:{Line}:{Column}";
+        string where = Line <= 0 ? File : $"{File}:{Line}:{Column}";
         return string.IsNullOrEmpty(Path) ? $"{where}: {Message}" : $"{where}: {Path}: {Message}";
     }
 }
