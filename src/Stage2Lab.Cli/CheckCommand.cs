@@ -15,7 +15,7 @@ internal static class CheckCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var scenario = ScenarioCommands.ScenarioArgument("A scenario file (YAML or JSON), e.g. a fuzzer's reproducer, or - for standard input.");
+        var scenario = ScenarioCommands.ScenarioArgument("A scenario file (YAML or JSON), e.g. a fuzzer's reproducer, or - for standard input. Required; it may also come right after the --policies names.");
         var policies = PolicyOptions.Many("Policies to check (default: the scenario's list).");
         var maxMemory = ScenarioCommands.MaxMemoryOption();
         var output = new OutputOptions(withReport: false);

@@ -46,7 +46,7 @@ internal static class ScenarioCommands
 
     public static Command Compare(TextWriter stdout, TextWriter stderr)
     {
-        var scenario = ScenarioArgument("A scenario file (YAML or JSON), or - for standard input.");
+        var scenario = ScenarioArgument("A scenario file (YAML or JSON), or - for standard input. Required; it may also come right after the --policies names.");
         var policies = PolicyOptions.Many("Policies to compare, in order (the first is the baseline of the ratios). Default: the scenario's list.");
         var output = new OutputOptions();
         var check = CheckOption();
