@@ -11,16 +11,24 @@ namespace Stage2Lab.Cli;
 /// </summary>
 internal static class AtomicFile
 {
-    public static void Write(string path, string content)
+    public static void Write(string path, string content) => Write(path, new UTF8Encoding(false).GetBytes(content));
+
+    public static void Write(string path, byte[] bytes)
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new UsageException("an output file name is empty; give a path (or leave the option out to print to standard output)");
         string full = FinalTarget(Path.GetFullPath(path));
-        byte[] bytes = new UTF8Encoding(false).GetBytes(content);
         if (IsSpecial(full, out FileStream? opened))
         {
-            using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
-            direct.Write(bytes);
+            try
+            {
+                using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+                direct.Write(bytes);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"cannot write {path}: {ex.Message}", ex);
+            }
             return;
         }
 
@@ -31,10 +39,54 @@ internal static class AtomicFile
             File.WriteAllBytes(temp, bytes);
             File.Move(temp, full, overwrite: true);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Name the file the user asked for, not the hidden temporary one beside it.
+            throw new IOException($"cannot write {path}: {ex.Message.Replace(temp, full, StringComparison.Ordinal)}", ex);
+        }
         finally
         {
             if (File.Exists(temp))
                 File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Checks, before any work, that <paramref name="path"/> (given with <paramref name="option"/>) can be written:
+    /// its folder exists and takes a new file, and it is not a folder itself. A usage error (exit 2) otherwise, so
+    /// that a long run is not lost to a typo in an output path.
+    /// </summary>
+    public static void EnsureWritable(string path, string option)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new UsageException($"{option} needs a file name, got an empty one");
+        string full;
+        try
+        {
+            full = FinalTarget(Path.GetFullPath(path));
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or NotSupportedException)
+        {
+            throw new UsageException($"{option} {path}: {ex.Message}");
+        }
+        if (Directory.Exists(full))
+            throw new UsageException($"{option} {path} is a folder; give a file name");
+        if (IsUnderDevOrProc(full) && File.Exists(full))
+            return;
+        string directory = Path.GetDirectoryName(full) ?? ".";
+        if (!Directory.Exists(directory))
+            throw new UsageException($"{option} {path}: the folder {directory} does not exist; create it or give another path");
+        string probe = Path.Combine(directory, $".s2lab-probe.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            string why = ex is UnauthorizedAccessException ? "permission denied" : ex.Message.Replace(probe, directory, StringComparison.Ordinal);
+            throw new UsageException($"{option} {path}: the folder {directory} cannot be written ({why})");
         }
     }
 

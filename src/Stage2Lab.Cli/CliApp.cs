@@ -1,26 +1,40 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 
 namespace Stage2Lab.Cli;
 
 /// <summary>The s2lab command line: parses, calls the library, prints.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static RootCommand Build(TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("Stage2Lab: how KVM/arm64 maps guest memory at stage 2, bit-exact with the kernel. " + ExitCodes.HelpText);
         root.Subcommands.Add(ScenarioCommands.Compare(stdout, stderr));
         root.Subcommands.Add(ScenarioCommands.Run(stdout, stderr));
-        root.Subcommands.Add(ScenarioCommands.Explain(stdout, stderr));
+        root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
         root.Subcommands.Add(FuzzCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         root.Subcommands.Add(ImportCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ExamplesCommand.Create(stdout, stderr));
+        return root;
+    }
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        RootCommand root = Build(stdout, stderr);
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors)
-                stderr.WriteLine($"s2lab: {Readable(error.Message)}");
-            stderr.WriteLine("Run 's2lab --help' for usage.");
+            // System.CommandLine's own handling: the errors, "did you mean" for a typo, and the help of the
+            // command that was being parsed, all on stderr; only the exit code is ours (2: bad input, where its
+            // own is 1, which s2lab keeps for "a violation was found").
+            if (parse.Action is ParseErrorAction action)
+            {
+                action.ShowHelp = true;
+                action.ShowTypoCorrections = true;
+            }
+            parse.Invoke(new InvocationConfiguration { Output = stderr, Error = stderr, EnableDefaultExceptionHandler = false });
             return ExitCodes.BadInput;
         }
         try
@@ -34,15 +48,4 @@ public static class CliApp
             return InternalError.Report(stderr, ex);
         }
     }
-
-    /// <summary>System.CommandLine names the .NET type a value did not parse as; say what was expected instead.</summary>
-    private static string Readable(string message) =>
-        System.Text.RegularExpressions.Regex.Replace(message, @"as expected type '([^']+)'", m => m.Groups[1].Value switch
-        {
-            var t when t.Contains("Int32", StringComparison.Ordinal) => "as a whole number (at most 2147483647)",
-            var t when t.Contains("UInt64", StringComparison.Ordinal) => "as a whole number from 0 to 18446744073709551615",
-            var t when t.Contains("Int64", StringComparison.Ordinal) => "as a whole number (at most 9223372036854775807)",
-            var t when t.Contains("Double", StringComparison.Ordinal) => "as a number",
-            _ => "as the expected kind of value",
-        });
 }

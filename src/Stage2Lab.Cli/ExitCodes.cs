@@ -1,6 +1,6 @@
 namespace Stage2Lab.Cli;
 
-/// <summary>The exit codes every command documents in --help.</summary>
+/// <summary>The exit codes of every command, said once in the root help (`s2lab --help`).</summary>
 public static class ExitCodes
 {
     /// <summary>Success.</summary>
@@ -18,5 +18,8 @@ public static class ExitCodes
     /// </summary>
     public const int InternalError = 70;
 
-    public const string HelpText = "Exit codes: 0 success, 1 the run found a problem (e.g. an invariant violation), 2 bad input (malformed file, bad option, missing file, a run beyond a documented limit), 70 internal error (a bug in s2lab: please report it).";
+    public const string HelpText = "Exit codes of every command: 0 success, 1 the run found a problem (e.g. an invariant violation), 2 bad input (malformed file, bad option, missing file, a run beyond a documented limit, an output that cannot be written), 70 internal error (a bug in s2lab: please report it).";
+
+    /// <summary>The worse of two outcomes (a violation found, then an output that could not be written: 2).</summary>
+    public static int Worse(int a, int b) => Math.Max(a, b);
 }

@@ -23,13 +23,15 @@ internal static class ImportCommand
         pageSize.AcceptOnlyFromAmong("4K", "16K", "64K");
         var output = new Option<string?>("--out") { Description = "Write the scenario here (atomically) instead of stdout." };
         var command = new Command("import", "Build a scenario from a VM's own records (any subset): the VMM's smaps/maps/pmap, QEMU's trace and 'info mtree -f', the host's /proc/iomem and lspci. " +
-            "Every item names its source line; what no record gives is assumed and listed; unusable lines are reported on stderr as FILE:LINE: reason. " + ExitCodes.HelpText);
+            "Every item names its source line; what no record gives is assumed and listed; unusable lines are reported on stderr as FILE:LINE: reason.");
         foreach (var (_, option) in inputs)
             command.Options.Add(option);
         command.Options.Add(pageSize);
         command.Options.Add(output);
-        command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
+        command.SetAction(parse => CommandGuard.Run(stderr, () =>
         {
+            if (parse.GetValue(output) is { } target)
+                AtomicFile.EnsureWritable(target, "--out");
             try
             {
                 var records = new List<RecordInput>();

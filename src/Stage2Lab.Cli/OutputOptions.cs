@@ -1,15 +1,22 @@
 using System.CommandLine;
 using Stage2Lab.Reports;
-using Stage2Lab.Simulation.Runs;
 
 namespace Stage2Lab.Cli;
 
-/// <summary>--format, --out and --report, shared by run, compare and explain.</summary>
+/// <summary>What a command has to show, in each output format.</summary>
+/// <param name="Tables">The tables (terminal and Markdown).</param>
+/// <param name="Text">Prose after the tables on a terminal (decisions, an explanation).</param>
+/// <param name="Markdown">The same prose as Markdown.</param>
+/// <param name="Json">The JSON document (the command's schema, docs/schema/).</param>
+/// <param name="Html">The HTML report, when the command has one.</param>
+internal sealed record CommandOutput(IReadOnlyList<ReportTable> Tables, string Text, string Markdown, Func<string> Json, Func<string>? Html);
+
+/// <summary>--format, --out and --report, shared by the commands that print results.</summary>
 internal sealed class OutputOptions
 {
     public Option<string> Format { get; } = new("--format")
     {
-        Description = "table (a readable table, the default), json (the documented stage2lab.result/2 schema) or markdown.",
+        Description = "The output format: table (readable, the default), json (schema " + JsonReport.Schema + ", docs/schema/) or markdown.",
         DefaultValueFactory = _ => "table",
     };
 
@@ -17,8 +24,11 @@ internal sealed class OutputOptions
 
     public Option<string?> Report { get; } = new("--report") { Description = "Also write a self-contained HTML report (IPA map, charts, explanations) to this file." };
 
-    public OutputOptions()
+    private readonly bool _withReport;
+
+    public OutputOptions(bool withReport = true)
     {
+        _withReport = withReport;
         Format.AcceptOnlyFromAmong("table", "json", "markdown");
         NotEmpty(Out);
         NotEmpty(Report);
@@ -36,25 +46,76 @@ internal sealed class OutputOptions
     {
         command.Options.Add(Format);
         command.Options.Add(Out);
-        command.Options.Add(Report);
+        if (_withReport)
+            command.Options.Add(Report);
     }
 
-    /// <summary>Writes the tables (or JSON) and the optional HTML report.</summary>
-    public void Emit(ParseResult parse, ScenarioResult result, IReadOnlyList<ReportTable> tables, string extraText, TextWriter stdout)
+    /// <summary>Before any work: every output path can be written (else exit 2 at once, nothing run).</summary>
+    public void Preflight(ParseResult parse)
+    {
+        if (parse.GetValue(Out) is { } outFile)
+            AtomicFile.EnsureWritable(outFile, Out.Name);
+        if (_withReport && parse.GetValue(Report) is { } report)
+            AtomicFile.EnsureWritable(report, Report.Name);
+    }
+
+    /// <summary>True when the user named this option (a usage check for options a mode does not take).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>
+    /// Writes the output (or --out) and the optional HTML report. A write that fails this late still leaves the
+    /// result on standard output, says what failed on stderr, and returns exit code 2 (else 0); the caller
+    /// returns the worse of that and its own outcome.
+    /// </summary>
+    public int Emit(ParseResult parse, CommandOutput output, TextWriter stdout, TextWriter stderr)
     {
         string format = parse.GetValue(Format)!;
         string? outFile = parse.GetValue(Out);
-        string text = format switch
+        int code = ExitCodes.Ok;
+        string Text() => format switch
         {
-            "json" => JsonReport.Render(result),
-            "markdown" => string.Join("\n", tables.Select(MarkdownWriter.Render)) + (extraText.Length > 0 ? "\n```\n" + extraText + "```\n" : ""),
-            _ => TableRenderer.Render(tables, colour: outFile is null && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected) + extraText,
+            "json" => output.Json(),
+            "markdown" => string.Join("\n", output.Tables.Select(MarkdownWriter.Render).Append(output.Markdown).Where(part => part.Length > 0)),
+            _ => TableRenderer.Render(output.Tables) + output.Text,
         };
-        if (parse.GetValue(Report) is { } report)
-            AtomicFile.Write(report, HtmlReport.Render(result));
-        if (outFile is not null)
-            AtomicFile.Write(outFile, text);
+        if (outFile is null)
+        {
+            if (format == "table")
+            {
+                TableRenderer.Write(output.Tables, stdout);
+                stdout.Write(output.Text);
+            }
+            else
+            {
+                stdout.Write(Text());
+            }
+        }
         else
-            stdout.Write(text);
+        {
+            string text = Text();
+            if (!TryWrite(outFile, text, stderr, "the result is on standard output instead"))
+            {
+                stdout.Write(text);
+                code = ExitCodes.BadInput;
+            }
+        }
+        if (_withReport && parse.GetValue(Report) is { } report && output.Html is { } html && !TryWrite(report, html(), stderr, "no report was written"))
+            code = ExitCodes.BadInput;
+        return code;
+    }
+
+    /// <summary>Writes a file atomically; on failure says so on stderr and returns false.</summary>
+    internal static bool TryWrite(string path, string content, TextWriter stderr, string instead)
+    {
+        try
+        {
+            AtomicFile.Write(path, content);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"s2lab: {ex.Message}; {instead}");
+            return false;
+        }
     }
 }

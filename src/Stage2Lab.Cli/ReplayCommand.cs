@@ -8,58 +8,52 @@ internal static class ReplayCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var file = new Argument<string>("file") { Description = "The script: an .s2ops or .s2faults file, or - for standard input." };
+        var file = new Argument<string>("file") { Description = "The script: an .s2ops or .s2faults file, or - for standard input. Its kind is recognised by its content." };
         var stats = new Option<bool>("--stats") { Description = "After the last `end`, print the event counts (descriptor writes, TLBIs, cache maintenance, table pages)." };
-        var format = new Option<string?>("--format") { Description = "s2ops or s2faults; by default taken from the file extension (s2ops for standard input)." };
-        format.AcceptOnlyFromAmong("s2ops", "s2faults");
-        var command = new Command("replay", "Run a stage-2 op script (.s2ops) or fault script (.s2faults) through the model and print its output. " + ExitCodes.HelpText)
+        var kind = new Option<string?>("--kind") { Description = "The script's kind when its content does not tell (a script of headers only): s2ops or s2faults. By default recognised from the content, then the file extension." };
+        kind.AcceptOnlyFromAmong("s2ops", "s2faults");
+        var command = new Command("replay", "Run a stage-2 op script (.s2ops) or fault script (.s2faults) through the model and print its output.")
         {
             file,
             stats,
-            format,
+            kind,
         };
-        command.SetAction(parse => ScenarioCommands.Guard(stderr, () =>
+        command.SetAction(parse => CommandGuard.Run(stderr, () =>
         {
-            string path = parse.GetValue(file)!;
-            string kind = parse.GetValue(format) ?? (path.EndsWith(".s2faults", StringComparison.OrdinalIgnoreCase) ? "s2faults" : "s2ops");
-            InternalError.Activity = $"replaying {(path == "-" ? "standard input" : path)}";
-            return Run(path, kind, parse.GetValue(stats), stdout, stderr);
+            InputFile input = InputFile.Open(parse.GetValue(file)!);
+            InputKind detected = parse.GetValue(kind) switch
+            {
+                "s2faults" => InputKind.S2Faults,
+                "s2ops" => InputKind.S2Ops,
+                _ => input.Kind == InputKind.Unknown ? InputKind.S2Ops : input.Kind,
+            };
+            if (input.Kind == InputKind.Scenario && parse.GetValue(kind) is null)
+                input.OpenScript(); // says what the file is and what to run instead
+            InternalError.Activity = $"replaying {input.Name}";
+            return Run(input, detected, parse.GetValue(stats), stdout, stderr);
         }));
         return command;
     }
 
-    private static int Run(string path, string kind, bool stats, TextWriter stdout, TextWriter stderr)
+    private static int Run(InputFile input, InputKind kind, bool stats, TextWriter stdout, TextWriter stderr)
     {
-        ScriptSource source;
+        using ScriptSource source = input.OpenScript();
+        var output = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 1 << 16) { AutoFlush = false };
+        TextWriter writer = ReferenceEquals(stdout, Console.Out) ? output : stdout;
         try
         {
-            source = path == "-" ? ScriptSource.FromStream(Console.OpenStandardInput(), "<stdin>") : ScriptSource.OpenFile(path);
+            if (kind == InputKind.S2Faults)
+                S2FaultsScript.Run(source, writer, stats);
+            else
+                S2OpsScript.Run(source, writer, stats);
+            writer.Flush();
+            return ExitCodes.Ok;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (ScriptException ex)
         {
-            stderr.WriteLine($"s2lab replay: cannot read '{path}': {ex.Message}");
+            writer.Flush();
+            stderr.WriteLine(ex.Message);
             return ExitCodes.BadInput;
-        }
-
-        using (source)
-        {
-            var output = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 1 << 16) { AutoFlush = false };
-            TextWriter writer = ReferenceEquals(stdout, Console.Out) ? output : stdout;
-            try
-            {
-                if (kind == "s2faults")
-                    S2FaultsScript.Run(source, writer, stats);
-                else
-                    S2OpsScript.Run(source, writer, stats);
-                writer.Flush();
-                return ExitCodes.Ok;
-            }
-            catch (ScriptException ex)
-            {
-                writer.Flush();
-                stderr.WriteLine(ex.Message);
-                return ExitCodes.BadInput;
-            }
         }
     }
 }

@@ -16,12 +16,29 @@ internal static class RepoPaths
     /// <summary>../shared next to the checkout (CI and every developer have it).</summary>
     public static string Shared => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
 
-    public static string Golden => Path.Combine(Shared, "golden");
+    public static string Golden => SharedFolder(RepoRoot, "golden");
 
-    public static string FaultGolden => Path.Combine(Shared, "fgolden");
+    public static string FaultGolden => SharedFolder(RepoRoot, "fgolden");
 
     /// <summary>The newest kernel's fault-path goldens (v74-*, v74pkvm-*).</summary>
-    public static string FaultGoldenV74 => Path.Combine(Shared, "fgolden-v74");
+    public static string FaultGoldenV74 => SharedFolder(RepoRoot, "fgolden-v74");
+
+    /// <summary>
+    /// A folder of the shared golden vectors beside the checkout; when it is missing, a message that says what is
+    /// missing and where it must be (README, "Prerequisites"), not a bare DirectoryNotFoundException.
+    /// </summary>
+    internal static string SharedFolder(string repoRoot, string name)
+    {
+        string shared = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared"));
+        string folder = Path.Combine(shared, name);
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException(
+                $"the shared golden vectors are missing: expected {folder} (the folder 'shared' beside this checkout, holding golden/, fgolden/, fgolden-v74/ and spec/: the outputs of the kernel's own code). " +
+                "Put the shared folder next to the repository (see README, \"Prerequisites\"); the tests that compare against the kernel cannot run without it.");
+        }
+        return folder;
+    }
 
     public static string Examples => Path.Combine(RepoRoot, "examples");
 }

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
+using Stage2Lab.PageTables;
 
 namespace Stage2Lab.Reports;
 
@@ -17,49 +18,36 @@ namespace Stage2Lab.Reports;
 /// </summary>
 public static class DecisionJson
 {
-    private static readonly JsonSerializerOptions Options = CreateOptions();
+    /// <summary>The serializer options of every s2lab JSON document (steps, decisions, the result documents).</summary>
+    public static JsonSerializerOptions Options { get; } = CreateOptions();
 
-    public static void Write(Utf8JsonWriter w, DecisionRecord d)
+    /// <summary>A decision as its JSON value (the shape docs/output-format.md describes under "Decisions").</summary>
+    public static DecisionJsonValue ToValue(DecisionRecord d)
     {
-        w.WriteString("ipa", Format.Hex(d.Ipa));
-        w.WriteString("access", d.Access.ToString().ToLowerInvariant());
-        w.WriteString("outcome", OutcomeName(d.Result.Outcome));
-        w.WriteString("summary", d.SlotChange is null ? DecisionText.Outcome(d.Result) : $"memslot {d.SlotChange.ToString()!.ToLowerInvariant()}");
-        if (d.Result.Outcome is FaultOutcome.Mapped or FaultOutcome.Relaxed)
+        bool mapped = d.Result.Outcome is FaultOutcome.Mapped or FaultOutcome.Relaxed;
+        DecisionStep? binding = d.BindingConstraint;
+        return new DecisionJsonValue
         {
-            w.WriteNumber("sizeBytes", d.Result.SizeBytes);
-            w.WriteString("pa", Format.Hex(d.Result.Pa));
-            w.WriteString("prot", d.Result.Prot.ToLetters());
-        }
-        if (d.Result.Errno != 0)
-            w.WriteString("errno", Errno.Name(d.Result.Errno));
-        if (d.Slot is { } slot)
-        {
-            w.WritePropertyName("memslot");
-            JsonSerializer.Serialize(w, slot, Options);
-        }
-        if (d.Vma is { } vma)
-        {
-            w.WritePropertyName("vma");
-            JsonSerializer.Serialize(w, vma, Options);
-        }
-        w.WriteStartArray("decision");
-        foreach (DecisionStep step in d.Steps)
-            Step(step, d).WriteTo(w);
-        w.WriteEndArray();
-        if (d.BindingConstraint is { } binding)
-        {
-            w.WriteStartObject("bindingConstraint");
-            w.WriteNumber("stepIndex", IndexOf(d, binding));
-            w.WriteString("step", StepName(binding.GetType()));
-            w.WriteString("function", binding.Function);
-            w.WriteString("text", DecisionText.Describe(binding, d));
-            w.WriteEndObject();
-        }
-        else
-        {
-            w.WriteNull("bindingConstraint");
-        }
+            Ipa = Format.Hex(d.Ipa),
+            Access = d.Access.ToString().ToLowerInvariant(),
+            Outcome = OutcomeName(d.Result.Outcome),
+            Summary = d.SlotChange is null ? DecisionText.Outcome(d.Result) : $"memslot {d.SlotChange.ToString()!.ToLowerInvariant()}",
+            SizeBytes = mapped ? (long)d.Result.SizeBytes : null,
+            Pa = mapped ? Format.Hex(d.Result.Pa) : null,
+            Prot = mapped ? d.Result.Prot.ToLetters() : null,
+            Errno = d.Result.Errno != 0 ? Errno.Name(d.Result.Errno) : null,
+            Memslot = d.Slot,
+            Vma = d.Vma,
+            Decision = [.. d.Steps.Select(step => new StepJson(step, DecisionText.Describe(step, d)))],
+            BindingConstraint = binding is null ? null : new BindingConstraintJson
+            {
+                StepIndex = IndexOf(d, binding),
+                Step = StepName(binding.GetType()),
+                Function = binding.Function,
+                Text = DecisionText.Describe(binding, d),
+            },
+            Events = d.Events,
+        };
     }
 
     /// <summary>One step as a JSON object.</summary>
@@ -102,10 +90,16 @@ public static class DecisionJson
             TypeInfoResolver = resolver,
             PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            WriteIndented = true,
+            RespectNullableAnnotations = true,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
-        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        // Before the enum converter, which would otherwise write Prot as flag names ("rw, device"): letters, as
+        // the decision's own "prot" ("rwd").
         options.Converters.Add(new ProtConverter());
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        options.Converters.Add(new CountersConverter());
+        options.Converters.Add(new StepJsonConverter());
         options.MakeReadOnly();
         return options;
     }
@@ -113,6 +107,9 @@ public static class DecisionJson
     /// <summary>Steps are written as their own type with a discriminator first; addresses as hex.</summary>
     private static void Modify(JsonTypeInfo info)
     {
+        // The output types (Reports) say what they hold in their own types: hex addresses are strings there.
+        if (info.Type.Namespace == typeof(DecisionJson).Namespace)
+            return;
         if (info.Type == typeof(DecisionStep))
         {
             info.PolymorphismOptions = new JsonPolymorphismOptions { TypeDiscriminatorPropertyName = "step" };
@@ -137,7 +134,39 @@ public static class DecisionJson
     private static bool IsCount(string jsonName) =>
         jsonName.EndsWith("Bytes", StringComparison.Ordinal) || jsonName is "pages" or "numPages" or "firstPage" or "slotPages";
 
-    private sealed class HexConverter : JsonConverter<ulong>
+    /// <summary>Stage-2 event counters as an object, one camelCase key per counter (descriptorWrites, ...).</summary>
+    internal sealed class CountersConverter : JsonConverter<Stage2Counters>
+    {
+        public override Stage2Counters Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            throw new NotSupportedException("counters are written, not read");
+
+        public override void Write(Utf8JsonWriter writer, Stage2Counters value, JsonSerializerOptions options)
+        {
+            writer.WriteStartObject();
+            for (int i = 0; i < Stage2Counters.Count; i++)
+                writer.WriteNumber(CounterKey((Stage2Counter)i), value[(Stage2Counter)i]);
+            writer.WriteEndObject();
+        }
+    }
+
+    /// <summary>A counter's JSON key: its name in camelCase.</summary>
+    public static string CounterKey(Stage2Counter counter) => JsonNamingPolicy.CamelCase.ConvertName(counter.ToString());
+
+    /// <summary>A step as its own object (discriminator, function, passed, its fields) with its sentence as "text".</summary>
+    internal sealed class StepJsonConverter : JsonConverter<StepJson>
+    {
+        public override StepJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            throw new NotSupportedException("steps are written, not read");
+
+        public override void Write(Utf8JsonWriter writer, StepJson value, JsonSerializerOptions options)
+        {
+            var node = (JsonObject)JsonSerializer.SerializeToNode(value.Step, options)!;
+            node["text"] = value.Text;
+            node.WriteTo(writer, options);
+        }
+    }
+
+    internal sealed class HexConverter : JsonConverter<ulong>
     {
         public static readonly HexConverter Instance = new();
 
@@ -147,7 +176,7 @@ public static class DecisionJson
         public override void Write(Utf8JsonWriter writer, ulong value, JsonSerializerOptions options) => writer.WriteStringValue(Format.Hex(value));
     }
 
-    private sealed class NullableHexConverter : JsonConverter<ulong?>
+    internal sealed class NullableHexConverter : JsonConverter<ulong?>
     {
         public static readonly NullableHexConverter Instance = new();
 
@@ -163,7 +192,7 @@ public static class DecisionJson
         }
     }
 
-    private sealed class ProtConverter : JsonConverter<Prot>
+    internal sealed class ProtConverter : JsonConverter<Prot>
     {
         public override Prot Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             throw new NotSupportedException("prot is written, not read");

@@ -30,11 +30,34 @@ public static class DecisionTables
         return text.ToString();
     }
 
-    /// <summary>Which decision explain shows, and why.</summary>
-    public static string PickNote(ExplainedDecision e) => e.Pick switch
+    /// <summary>All groups of a run as Markdown: a heading per group, its decision in a code block.</summary>
+    public static string RenderMarkdown(PolicyRun run)
     {
-        ExplainPick.FaultOnPage => $"the first fault on this page: {e.Phase} (event {e.EventNumber}), access #{e.AccessIndex}",
-        ExplainPick.LeafCoveringPage => $"the first fault that mapped a leaf covering this page: {e.Phase} (event {e.EventNumber}), access #{e.AccessIndex}",
-        _ => "no fault in the timeline touched or mapped this IPA (it may have been mapped when its memslot was created); this is a read issued after the last event",
-    };
+        if (run.Decisions.Count == 0)
+            return "";
+        var md = new StringBuilder($"### Decisions ({run.Policy}), one per kind, costliest first\n\n");
+        foreach (DecisionGroup d in run.Decisions.Take(Shown))
+            md.Append("**").Append(Heading(d)).Append("**\n\n```\n").Append(DecisionText.Render(d.Representative)).Append("```\n\n");
+        if (run.Decisions.Count > Shown)
+            md.Append($"... and {run.Decisions.Count - Shown} more kinds (see --format json).\n");
+        return md.ToString();
+    }
+
+    /// <summary>Which decision explain shows, and why.</summary>
+    public static string PickNote(ExplainedDecision e)
+    {
+        string asked = e.AskedEvent is { } n ? $"event {n}{(e.AskedPhase is { } name ? $" ({name})" : "")}" : "";
+        string where = $"{e.Phase} (event {e.EventNumber}), access #{e.AccessIndex}";
+        string what = e.Pick switch
+        {
+            ExplainPick.FaultOnPage => $"the first fault on this page: {where}",
+            ExplainPick.LeafCoveringPage => $"the first fault that mapped a leaf covering this page: {where}",
+            _ => e.Record.Result.Outcome == FaultOutcome.Hit
+                ? "no fault in the timeline touched or mapped this IPA, yet a read hits it: it was mapped without a fault (kernels before 5.14 map a VM_PFNMAP slot when it is created); shown: that read, issued after the last event"
+                : "no fault in the timeline touched or mapped this IPA; shown: a read issued after the last event",
+        };
+        if (e.OutsideAskedEvent)
+            return $"no fault during {asked} touched or mapped this IPA; shown instead: {what}";
+        return asked.Length > 0 ? $"{what} (asked: {asked})" : what;
+    }
 }

@@ -1,8 +1,6 @@
-using System.Text;
+using System.Reflection;
 using System.Text.Json;
-using Stage2Lab.Arch;
-using Stage2Lab.Kvm;
-using Stage2Lab.PageTables;
+using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Runs;
@@ -10,144 +8,150 @@ using Stage2Lab.Simulation.Runs;
 namespace Stage2Lab.Reports;
 
 /// <summary>
-/// The JSON output of `run` and `compare` (schema "stage2lab.result/2", documented in docs/output-format.md).
-/// Keys come in a fixed order and numbers are exact integers (times in nanoseconds), so the same scenario and
-/// seed give byte-identical JSON.
+/// The JSON documents of s2lab (docs/output-format.md; schemas in docs/schema/, generated from the output types
+/// by <see cref="JsonSchemas"/>): built as <see cref="ResultDocument"/> and <see cref="ScriptDecisionDocument"/>
+/// and serialized by System.Text.Json. Keys are camelCase, in declaration order; numbers are exact integers
+/// (times in nanoseconds), so the same scenario and seed give byte-identical JSON from the same s2lab.
 /// </summary>
 public static class JsonReport
 {
-    public const string Schema = "stage2lab.result/2";
+    /// <summary>run, compare, explain --ipa and check.</summary>
+    public const string Schema = "stage2lab.result/3";
 
-    public static string Render(ScenarioResult result)
+    /// <summary>explain FILE.s2faults --line N.</summary>
+    public const string ScriptDecisionSchema = "stage2lab.script-decision/1";
+
+    /// <summary>The version of s2lab that writes the documents (semantic version, without build metadata).</summary>
+    public static string ToolVersion { get; } = ReadToolVersion();
+
+    public static string Render(ScenarioResult result, string command) => Serialize(Document(result, command));
+
+    /// <summary>The result as its JSON document, before serialization (to add to, or to inspect in tests).</summary>
+    public static ResultDocument Document(ScenarioResult result, string command) => new()
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        Schema = Schema,
+        ToolVersion = ToolVersion,
+        Command = command,
+        Scenario = result.Scenario,
+        File = Path.GetFileName(result.File),
+        Description = result.Description,
+        Policies = [.. result.Runs.Select(Run)],
+    };
+
+    public static string RenderScriptDecision(string file, int line, Kvm.DecisionRecord record) => Serialize(new ScriptDecisionDocument
+    {
+        Schema = ScriptDecisionSchema,
+        ToolVersion = ToolVersion,
+        Command = "explain",
+        File = file,
+        Line = line,
+        Policy = record.Policy,
+        Decision = DecisionJson.ToValue(record),
+    });
+
+    public static string Serialize<T>(T document) => JsonSerializer.Serialize(document, DecisionJson.Options) + "\n";
+
+    private static PolicyRunJson Run(PolicyRun run) => new()
+    {
+        Policy = run.Policy,
+        Kind = JsonNamingPolicy.CamelCase.ConvertName((PolicyRegistry.Find(run.Policy)?.Kind ?? PolicyKind.Kernel).ToString()),
+        Description = run.Description,
+        CostProfile = run.Profile.Name,
+        Granule = run.Granule.Name,
+        Phases = [.. run.Phases.Select(Phase)],
+        Final = new FinalJson
         {
-            w.WriteStartObject();
-            w.WriteString("schema", Schema);
-            w.WriteString("scenario", result.Scenario);
-            w.WriteString("file", Path.GetFileName(result.File));
-            if (result.Description is not null)
-                w.WriteString("description", result.Description);
-            w.WriteStartArray("policies");
-            foreach (PolicyRun run in result.Runs)
-                WriteRun(w, run);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
-    }
-
-    private static void WriteRun(Utf8JsonWriter w, PolicyRun run)
-    {
-        w.WriteStartObject();
-        w.WriteString("policy", run.Policy);
-        w.WriteString("description", run.Description);
-        w.WriteString("costProfile", run.Profile.Name);
-        w.WriteString("granule", run.Granule.Name);
-        w.WriteStartArray("phases");
-        foreach (PhaseResult p in run.Phases)
+            Leaves = LevelsJson.Of(run.Final.Leaves),
+            MappedBytes = LevelsJson.Of(run.Final.MappedBytes),
+            TablePages = LevelsJson.Of(run.Final.TablePages),
+            TableBytes = run.Final.TableBytes,
+            DirtyPages = run.Final.DirtyPages,
+            ShadowLeaves = run.Final.ShadowLeaves is { } shadow ? LevelsJson.Of(shadow) : null,
+        },
+        Totals = new TotalsJson
         {
-            w.WriteStartObject();
-            w.WriteString("name", p.Name);
-            w.WriteString("kind", p.Kind);
-            w.WriteNumber("accesses", p.Accesses);
-            WriteFaults(w, p.Faults);
-            WriteEvents(w, p.Events);
-            WriteLevels(w, "tablePages", p.TablePages);
-            w.WriteNumber("tableBytes", p.TableBytes);
-            w.WriteNumber("estimatedNs", (long)Math.Round(p.EstimatedNs));
-            w.WriteNumber("dirtyPagesHarvested", p.DirtyPagesHarvested);
-            w.WriteStartArray("refusals");
-            foreach (EventRefusal r in p.Refusals)
-                w.WriteStringValue(RefusalText.Describe(r));
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-
-        w.WriteStartObject("final");
-        WriteLevels(w, "leaves", run.Final.Leaves);
-        w.WriteStartObject("mappedBytes");
-        for (int level = 0; level < 4; level++)
-            w.WriteNumber("L" + level, run.Final.MappedBytes[level]);
-        w.WriteEndObject();
-        WriteLevels(w, "tablePages", run.Final.TablePages);
-        w.WriteNumber("tableBytes", run.Final.TableBytes);
-        w.WriteNumber("dirtyPages", run.Final.DirtyPages);
-        if (run.Final.ShadowLeaves is { } shadow)
-            WriteLevels(w, "shadowLeaves", shadow);
-        w.WriteEndObject();
-
-        w.WriteStartObject("totals");
-        WriteFaults(w, run.TotalFaults);
-        WriteEvents(w, run.TotalEvents);
-        w.WriteNumber("estimatedNs", (long)Math.Round(run.TotalEstimatedNs));
-        w.WriteEndObject();
-
-        w.WriteStartArray("decisions");
-        foreach (DecisionGroup d in run.Decisions)
+            Faults = FaultCountsJson.Of(run.TotalFaults),
+            Events = run.TotalEvents,
+            EstimatedNs = Ns(run.TotalEstimatedNs),
+        },
+        Decisions = [.. run.Decisions.Select(d => new DecisionGroupJson
         {
-            w.WriteStartObject();
-            w.WriteString("phase", d.Phase);
-            w.WriteNumber("event", d.EventNumber);
-            w.WriteNumber("firstAccessIndex", d.FirstAccessIndex);
-            w.WriteNumber("count", d.Count);
-            w.WriteNumber("estimatedNsEach", (long)Math.Round(d.EstimatedNsEach));
-            w.WriteNumber("estimatedNsTotal", (long)Math.Round(d.EstimatedNsTotal));
-            DecisionJson.Write(w, d.Representative);
-            WriteEvents(w, d.Representative.Events);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        if (run.Explained is { } explained)
+            Phase = d.Phase,
+            Event = d.EventNumber,
+            FirstAccessIndex = d.FirstAccessIndex,
+            Count = d.Count,
+            EstimatedNsEach = Ns(d.EstimatedNsEach),
+            EstimatedNsTotal = Ns(d.EstimatedNsTotal),
+            Representative = DecisionJson.ToValue(d.Representative),
+        })],
+        Explained = run.Explained is { } e ? new ExplainedJson
         {
-            w.WriteStartObject("explained");
-            w.WriteString("pick", JsonNamingPolicy.CamelCase.ConvertName(explained.Pick.ToString()));
-            w.WriteString("note", DecisionTables.PickNote(explained));
-            w.WriteString("phase", explained.Phase);
-            w.WriteNumber("event", explained.EventNumber);
-            w.WriteNumber("accessIndex", explained.AccessIndex);
-            DecisionJson.Write(w, explained.Record);
-            WriteEvents(w, explained.Record.Events);
-            w.WriteEndObject();
-        }
-        w.WriteStartArray("violations");
-        foreach (InvariantViolation v in run.Violations)
-            w.WriteStringValue(v.ToString());
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+            Pick = JsonNamingPolicy.CamelCase.ConvertName(e.Pick.ToString()),
+            Note = DecisionTables.PickNote(e),
+            Phase = e.Phase,
+            Event = e.EventNumber,
+            AccessIndex = e.AccessIndex,
+            AskedEvent = e.AskedEvent,
+            OutsideAskedEvent = e.OutsideAskedEvent,
+            Decision = DecisionJson.ToValue(e.Record),
+        } : null,
+        Check = run.EventsChecked > 0 || run.Violations.Count > 0 ? new CheckJson
+        {
+            EventsChecked = run.EventsChecked,
+            FirstViolatingEvent = run.FirstViolatingEvent,
+            FirstViolatingFault = run.FirstViolatingFault is { } f ? DecisionJson.ToValue(f) : null,
+        } : null,
+        Violations = [.. run.Violations.Select(Violation)],
+    };
 
-    private static void WriteFaults(Utf8JsonWriter w, in VmCounters f)
+    private static PhaseJson Phase(PhaseResult p) => new()
     {
-        w.WriteStartObject("faults");
-        w.WriteNumber("total", f.Faults);
-        w.WriteNumber("hits", f.Hits);
-        w.WriteNumber("mapped", f.Mapped);
-        w.WriteNumber("relaxed", f.Relaxed);
-        w.WriteNumber("mmio", f.MmioExits);
-        w.WriteNumber("retry", f.Retries);
-        w.WriteNumber("errors", f.Errors);
-        w.WriteNumber("injected", f.Injected);
-        w.WriteNumber("forwardedToL1", f.ForwardedToL1);
-        w.WriteNumber("dirtyPagesMarked", f.DirtyPagesMarked);
-        w.WriteEndObject();
-    }
+        Name = p.Name,
+        Kind = p.Kind,
+        Event = p.EventNumber,
+        Accesses = (long)p.Accesses,
+        Faults = FaultCountsJson.Of(p.Faults),
+        Events = p.Events,
+        TablePages = LevelsJson.Of(p.TablePages),
+        TableBytes = p.TableBytes,
+        EstimatedNs = Ns(p.EstimatedNs),
+        DirtyPagesHarvested = p.DirtyPagesHarvested,
+        Refusals = [.. p.Refusals.Select(Refusal)],
+    };
 
-    private static void WriteEvents(Utf8JsonWriter w, in Stage2Counters e)
+    private static RefusalJson Refusal(EventRefusal r) => new()
     {
-        w.WriteStartObject("events");
-        for (int i = 0; i < Stage2Counters.Count; i++)
-            w.WriteNumber(CounterNames.Of((Stage2Counter)i), e[(Stage2Counter)i]);
-        w.WriteEndObject();
-    }
+        Errno = Arch.Errno.Name(r.Errno),
+        Reason = r.Kvm is { } kvm ? JsonNamingPolicy.CamelCase.ConvertName(kvm.GetType().Name) : "host",
+        Slot = r.Kvm?.SlotId,
+        Text = RefusalText.Describe(r),
+    };
 
-    private static void WriteLevels(Utf8JsonWriter w, string name, long[] values)
+    private static ViolationJson Violation(InvariantViolation v) => new()
     {
-        w.WriteStartObject(name);
-        for (int level = 0; level < values.Length; level++)
-            w.WriteNumber("L" + level, values[level]);
-        w.WriteEndObject();
+        Invariant = JsonNamingPolicy.CamelCase.ConvertName(v.Kind.ToString()),
+        Event = v.EventIndex >= 0 ? v.EventIndex : null,
+        Ipa = Format.Hex(v.Ipa),
+        SizeBytes = (long)v.SizeBytes,
+        Leaf = v.Leaf is { } leaf ? new LeafJson
+        {
+            Ipa = Format.Hex(leaf.Ipa),
+            Level = leaf.Level,
+            SizeBytes = (long)leaf.SizeBytes,
+            Descriptor = Format.Hex(leaf.Descriptor.Raw),
+        } : null,
+        TablePage = v.TablePageId >= 0 ? v.TablePageId : null,
+        Text = v.Message,
+    };
+
+    private static long Ns(double ns) => (long)Math.Round(ns);
+
+    private static string ReadToolVersion()
+    {
+        string? version = typeof(JsonReport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        if (string.IsNullOrEmpty(version))
+            return "0.0.0";
+        int plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus >= 0 ? version[..plus] : version;
     }
 }

@@ -28,7 +28,7 @@ public class ImportCliTests
         // of the real sets make slow (the slot-creation speedup is another task); every policy reads the scenario alike.
         var (cmp, output, cmpErr) = Run("compare", scenario, "--policies", "v5.14", "v6.18", "--format", "json");
         Assert.True(cmp == 0, cmpErr);
-        Assert.Contains("stage2lab.result/2", output);
+        Assert.Contains("stage2lab.result/3", output);
     }
 
     [Fact]

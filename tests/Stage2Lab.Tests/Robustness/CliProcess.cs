@@ -19,7 +19,11 @@ internal static class CliProcess
     public static (int Code, string Out, string Err) Spawn(params string[] args) => Spawn(new Dictionary<string, string>(), args);
 
     /// <summary>`dotnet s2lab.dll ARGS` with extra environment variables.</summary>
-    public static (int Code, string Out, string Err) Spawn(Dictionary<string, string> environment, params string[] args)
+    public static (int Code, string Out, string Err) Spawn(Dictionary<string, string> environment, params string[] args) =>
+        SpawnWith(environment, null, null, args);
+
+    /// <summary>`dotnet s2lab.dll ARGS` in <paramref name="workingDirectory"/> (when given), with <paramref name="stdin"/> as its standard input.</summary>
+    public static (int Code, string Out, string Err) SpawnWith(Dictionary<string, string> environment, string? workingDirectory, string? stdin, params string[] args)
     {
         string dll = typeof(CliApp).Assembly.Location;
         var info = new ProcessStartInfo("dotnet")
@@ -28,6 +32,7 @@ internal static class CliProcess
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         foreach (var (name, value) in environment)
             info.Environment[name] = value;
@@ -35,6 +40,8 @@ internal static class CliProcess
         foreach (string a in args)
             info.ArgumentList.Add(a);
         using var process = Process.Start(info)!;
+        if (stdin is not null)
+            process.StandardInput.Write(stdin);
         process.StandardInput.Close();
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
@@ -45,6 +52,44 @@ internal static class CliProcess
         }
         return (process.ExitCode, output.Result, error.Result);
     }
+
+    /// <summary>
+    /// `dotnet s2lab.dll ARGS` on a terminal of <paramref name="columns"/> columns (a pseudo-terminal from
+    /// util-linux's `script`): what a user sees, escape sequences and all, stdout and stderr together.
+    /// </summary>
+    public static (int Code, string Screen) OnTerminal(int columns, Dictionary<string, string> environment, params string[] args)
+    {
+        string dll = typeof(CliApp).Assembly.Location;
+        string command = $"stty cols {columns} rows 50; exec dotnet {Quote(dll)} {string.Join(' ', args.Select(Quote))}";
+        var info = new ProcessStartInfo("script")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { "-q", "-f", "-e", "-c", command, "/dev/null" })
+            info.ArgumentList.Add(a);
+        info.Environment["TERM"] = "xterm-256color";
+        info.Environment.Remove("NO_COLOR");
+        foreach (var (name, value) in environment)
+            info.Environment[name] = value;
+        using var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"s2lab {string.Join(' ', args)} on a terminal ran for more than 60 s");
+        }
+        return (process.ExitCode, output.Result);
+    }
+
+    private static string Quote(string arg) => "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    /// <summary>The screen text without escape sequences, carriage returns turned into line ends.</summary>
+    public static string Plain(string screen) =>
+        System.Text.RegularExpressions.Regex.Replace(screen, "\u001b\\[[0-9;?]*[a-zA-Z]|\u001b[=>]", "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace('\r', '\n');
 
     public static string TempDir() => Directory.CreateTempSubdirectory("s2lab-robust-").FullName;
 

@@ -52,10 +52,10 @@ public class MalformedInputCliTests
         string example = Path.Combine(RepoPaths.Examples, "nic-small-bars-mmio.yaml");
         AssertBadInput(Spawn("run", example, "--out", ""), "--out needs a file name");
         AssertBadInput(InProcess("run", example, "--report", ""), "--report needs a file name");
-        AssertBadInput(InProcess("run", ""), "the scenario path is empty");
-        AssertBadInput(InProcess("check", ""), "the scenario path is empty");
-        AssertBadInput(InProcess("explain", "", "--ipa", "0x1000"), "the scenario path is empty");
-        AssertBadInput(InProcess("replay", ""), "cannot read");
+        AssertBadInput(InProcess("run", ""), "the input path is empty");
+        AssertBadInput(InProcess("check", ""), "the input path is empty");
+        AssertBadInput(InProcess("explain", "", "--ipa", "0x1000"), "the input path is empty");
+        AssertBadInput(InProcess("replay", ""), "the input path is empty");
         AssertBadInput(InProcess("fuzz", "--out", "", "--events", "10"), "--out needs a file name");
     }
 
@@ -142,7 +142,7 @@ public class MalformedInputCliTests
     public void An_unexpected_exception_is_an_internal_error_with_its_own_exit_code_never_one()
     {
         var stderr = new StringWriter();
-        int code = ScenarioCommands.Guard(stderr, () => throw new InvalidOperationException("boom"));
+        int code = CommandGuard.Run(stderr, () => throw new InvalidOperationException("boom"));
         Assert.Equal(ExitCodes.InternalError, code);
         Assert.NotEqual(ExitCodes.Failed, code);
         Assert.Contains("internal error while", stderr.ToString());
@@ -161,7 +161,7 @@ public class MalformedInputCliTests
         var r = InProcess("run", Path.Combine(RepoPaths.Examples, "nic-small-bars-mmio.yaml"), "--format", "json", "--out", link);
         Assert.Equal(0, r.Code);
         Assert.NotNull(new FileInfo(link).LinkTarget);
-        Assert.Contains("stage2lab.result/2", File.ReadAllText(target));
+        Assert.Contains("stage2lab.result/3", File.ReadAllText(target));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
     }
 
@@ -185,7 +185,7 @@ public class MalformedInputCliTests
         Task<string> reader = Task.Run(() => File.ReadAllTextAsync(fifo));
         var r = InProcess("run", Path.Combine(RepoPaths.Examples, "nic-small-bars-mmio.yaml"), "--format", "json", "--out", fifo);
         Assert.Equal(0, r.Code);
-        Assert.Contains("stage2lab.result/2", await reader.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stage2lab.result/3", await reader.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal("fifo", FileType(fifo));
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
 
@@ -199,7 +199,7 @@ public class MalformedInputCliTests
     {
         var r = Spawn("run", Path.Combine(RepoPaths.Examples, "nic-small-bars-mmio.yaml"), "--format", "json", "--out", "/dev/stdout");
         Assert.Equal(0, r.Code);
-        Assert.Contains("stage2lab.result/2", r.Out);
+        Assert.Contains("stage2lab.result/3", r.Out);
     }
 
     [Fact]

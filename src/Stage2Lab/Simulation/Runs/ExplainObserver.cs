@@ -6,7 +6,8 @@ namespace Stage2Lab.Simulation.Runs;
 
 /// <summary>
 /// Finds the decision `explain --ipa ADDR [--event N]` asks for: the first fault (in event N, if given) on the
-/// IPA's page, or that mapped a leaf covering it; when there is none, a read issued after the last event.
+/// IPA's page, or that mapped a leaf covering it; with none in event N, the first such fault in another event
+/// (marked as outside the asked event); when there is none at all, a read issued after the last event.
 /// Needs the player to explain every fault.
 /// </summary>
 public sealed class ExplainObserver : ITimelineObserver
@@ -14,6 +15,8 @@ public sealed class ExplainObserver : ITimelineObserver
     private readonly ulong _ipa;
     private readonly int? _eventNumber;
     private string _phase = "";
+    private ExplainedDecision? _outsideAskedEvent;
+    private string? _askedPhase;
 
     public ExplainObserver(ulong ipa, int? eventNumber)
     {
@@ -25,21 +28,32 @@ public sealed class ExplainObserver : ITimelineObserver
 
     public bool ObservesAccesses => true;
 
-    public void OnPhaseStart(KvmVm vm, in PhaseInfo phase) => _phase = phase.Name;
+    public void OnPhaseStart(KvmVm vm, in PhaseInfo phase)
+    {
+        _phase = phase.Name;
+        if (phase.EventNumber == _eventNumber)
+            _askedPhase = phase.Name;
+    }
 
     public void OnAccess(KvmVm vm, in AccessRecord access)
     {
         // --ipa names a canonical (L1) IPA: an L2 guest's faults are at L2 IPAs.
         if (Explained is not null || !access.Result.IsFault || access.Decision is null || access.L2Guest)
             return;
-        if (_eventNumber is { } wanted && wanted != access.EventNumber)
+        bool inAskedEvent = _eventNumber is not { } wanted || wanted == access.EventNumber;
+        if (!inAskedEvent && _outsideAskedEvent is not null)
             return;
         ulong pageMask = vm.Granule.PageMask;
         ExplainPick? pick = (access.Ipa & pageMask) == (_ipa & pageMask) ? ExplainPick.FaultOnPage
             : Covers(access.Result, _ipa & pageMask) ? ExplainPick.LeafCoveringPage
             : null;
-        if (pick is { } p)
-            Explained = new ExplainedDecision(access.Decision, p, _phase, access.EventNumber, access.AccessIndex);
+        if (pick is not { } p)
+            return;
+        var found = new ExplainedDecision(access.Decision, p, _phase, access.EventNumber, access.AccessIndex) { AskedEvent = _eventNumber, AskedPhase = _askedPhase };
+        if (inAskedEvent)
+            Explained = found;
+        else
+            _outsideAskedEvent = found with { OutsideAskedEvent = true };
     }
 
     /// <summary>No fault touched or mapped the IPA: explain what a read there does now (after the last event).</summary>
@@ -47,9 +61,14 @@ public sealed class ExplainObserver : ITimelineObserver
     {
         if (Explained is not null)
             return;
+        if (_outsideAskedEvent is not null)
+        {
+            Explained = _outsideAskedEvent with { AskedPhase = _askedPhase };
+            return;
+        }
         var record = new DecisionRecord();
         vm.Access(_ipa, AccessKind.Read, record);
-        Explained = new ExplainedDecision(record, ExplainPick.ReadAfterLastEvent, "after the last event", lastEventNumber, -1);
+        Explained = new ExplainedDecision(record, ExplainPick.ReadAfterLastEvent, "after the last event", lastEventNumber, -1) { AskedEvent = _eventNumber, AskedPhase = _askedPhase };
     }
 
     private static bool Covers(in FaultResult result, ulong page)

@@ -1,7 +1,7 @@
 namespace Stage2Lab.Simulation.Runs;
 
-/// <summary>What a scenario run records beyond the metrics, and how it reports progress.</summary>
-public sealed class RunOptions
+/// <summary>What a scenario run records beyond the metrics, and how it reports progress (a record: callers add to a copy with `with`).</summary>
+public sealed record RunOptions
 {
     /// <summary>Explain the first fault at this IPA's page (and, with <see cref="ExplainEvent"/>, in that timeline event).</summary>
     public ulong? ExplainIpa { get; init; }

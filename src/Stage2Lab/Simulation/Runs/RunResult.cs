@@ -94,7 +94,17 @@ public enum ExplainPick : byte
 }
 
 /// <summary>The decision `explain` picked, with where and why.</summary>
-public sealed record ExplainedDecision(DecisionRecord Record, ExplainPick Pick, string Phase, int EventNumber, long AccessIndex);
+public sealed record ExplainedDecision(DecisionRecord Record, ExplainPick Pick, string Phase, int EventNumber, long AccessIndex)
+{
+    /// <summary>The timeline event explain was asked about (--event), if any.</summary>
+    public int? AskedEvent { get; init; }
+
+    /// <summary>The name of that event's phase (a workload's name), when it was played.</summary>
+    public string? AskedPhase { get; init; }
+
+    /// <summary>No fault in <see cref="AskedEvent"/> touched the IPA; this one, from another event, did.</summary>
+    public bool OutsideAskedEvent { get; init; }
+}
 
 /// <summary>One policy's run of a scenario.</summary>
 public sealed class PolicyRun

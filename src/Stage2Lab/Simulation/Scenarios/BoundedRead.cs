@@ -1,7 +1,7 @@
 namespace Stage2Lab.Simulation.Scenarios;
 
 /// <summary>Reading input files with a size bound, whatever they are (a regular file, a pipe, /dev/zero).</summary>
-internal static class BoundedRead
+public static class BoundedRead
 {
     /// <summary>
     /// Up to <paramref name="limitBytes"/> + 1 bytes of the stream: a result longer than the limit means the input

@@ -24,33 +24,47 @@ public static class ScenarioReader
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new ScenarioException([new ScenarioError("(no file name)", 0, 0, "", "the scenario path is empty; give the path of a YAML or JSON scenario file")]);
-        string text = ReadText(path);
+        string text = Decode(ReadBytes(path), path);
         return Parse(text, path, Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 
     /// <summary>
-    /// The file's text, read with a bound (<see cref="ScenarioLimits.MaxScenarioFileBytes"/>) so that /dev/zero,
-    /// a pipe or a huge file cannot exhaust memory, and refused when it holds a NUL byte (not a text file).
+    /// A scenario already read (standard input, a pipe): the same size and text checks as a file. Relative trace
+    /// paths are taken from <paramref name="baseDirectory"/>.
     /// </summary>
-    private static string ReadText(string path)
+    public static Scenario Load(byte[] bytes, string name, string? baseDirectory) => Parse(Decode(bytes, name), name, baseDirectory);
+
+    /// <summary>
+    /// The file's bytes, read with a bound (<see cref="ScenarioLimits.MaxScenarioFileBytes"/>) so that /dev/zero,
+    /// a pipe or a huge file cannot exhaust memory.
+    /// </summary>
+    private static byte[] ReadBytes(string path)
     {
-        byte[] bytes;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
-            bytes = BoundedRead.ReadAtMost(stream, ScenarioLimits.MaxScenarioFileBytes);
+            return BoundedRead.ReadAtMost(stream, ScenarioLimits.MaxScenarioFileBytes);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ScenarioException([new ScenarioError(path, 0, 0, "", "no such file; give the path of a YAML or JSON scenario (or - for standard input)")]);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new ScenarioException([new ScenarioError(path, 0, 0, "", $"cannot read the file: {ex.Message}")]);
         }
+    }
+
+    /// <summary>The text of a scenario's bytes, refused when too large or holding a NUL byte (not a text file).</summary>
+    private static string Decode(byte[] bytes, string name)
+    {
         if (bytes.Length > ScenarioLimits.MaxScenarioFileBytes)
-            throw new ScenarioException([new ScenarioError(path, 0, 0, "", $"the file is larger than {SizeText.Format((ulong)ScenarioLimits.MaxScenarioFileBytes)}, the limit for a scenario; a real one is a few KiB (put long access lists in a trace file)")]);
+            throw new ScenarioException([new ScenarioError(name, 0, 0, "", $"the file is larger than {SizeText.Format((ulong)ScenarioLimits.MaxScenarioFileBytes)}, the limit for a scenario; a real one is a few KiB (put long access lists in a trace file)")]);
         int nul = Array.IndexOf(bytes, (byte)0);
         if (nul >= 0)
         {
             int line = 1 + bytes.AsSpan(0, nul).Count((byte)'\n');
-            throw new ScenarioException([new ScenarioError(path, line, 0, "", "not a text file (a NUL byte); expected a YAML or JSON scenario")]);
+            throw new ScenarioException([new ScenarioError(name, line, 0, "", "not a text file (a NUL byte); expected a YAML or JSON scenario")]);
         }
         using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();

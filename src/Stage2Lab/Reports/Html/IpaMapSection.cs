@@ -1,0 +1,173 @@
+using System.Text;
+using Stage2Lab.Arch;
+using Stage2Lab.Simulation.Invariants;
+using Stage2Lab.Simulation.Runs;
+
+namespace Stage2Lab.Reports;
+
+/// <summary>
+/// The IPA map: per policy, one band per memslot drawn to scale over an address axis, every stage-2 leaf at the
+/// end of the timeline coloured by its size (paler where only part of a column is mapped), the VMAs behind the
+/// slot on a lane beneath with their edges carried across the leaves, parts of the slot with no VMA in red, and
+/// every leaf an invariant violation names outlined in red. Leaves outside every memslot get a band of their own.
+/// </summary>
+internal sealed class IpaMapSection : IReportSection
+{
+    private const int Width = 1000, LabelHeight = 18, LeafHeight = 22, VmaHeight = 8, AxisHeight = 18, Gap = 14;
+
+    private readonly record struct Band(string Label, ulong Start, ulong End, SlotSnapshot? Slot);
+
+    public void Append(StringBuilder html, ScenarioResult result)
+    {
+        html.Append("<h2 id=\"ipa-map\">IPA map</h2>\n<p class=\"note\">Each memslot on its own line, to scale, with its IPA range on the axis below it; every stage-2 leaf at the end of the timeline coloured by its size. Beneath the leaves, the VMAs backing the slot (grey; dashed lines mark their edges across the leaves); red marks a part of the slot with no VMA behind it, and outlines a leaf that breaks an invariant.</p>\n");
+        Granule g = result.Runs[0].Granule;
+        html.Append("<p class=\"legend\">");
+        for (int level = g.MinBlockLevel; level <= Granule.LastLevel; level++)
+            html.Append($"<span><i class=\"sw\" style=\"background:{Html.LevelColours[level]}\"></i>{SizeText.Format(g.LevelSize(level))} {(level == Granule.LastLevel ? "pages" : "blocks")}</span>");
+        html.Append("<span><i class=\"sw\" style=\"background:#f3f3f3;border:1px solid #999\"></i>not mapped</span>");
+        html.Append("<span><i class=\"sw\" style=\"background:#bbb\"></i>VMA</span>");
+        html.Append($"<span><i class=\"sw\" style=\"border:2px solid {Html.Problem}\"></i>no VMA / violating leaf</span></p>\n");
+        foreach (PolicyRun run in result.Runs)
+        {
+            html.Append("<h3>").Append(Html.E(run.Policy)).Append("</h3>\n<p class=\"note\">").Append(Html.E(run.Description))
+                .Append(". At the end: ").Append(Html.E(RunTables.FinalLeaves(run))).Append(".</p>\n");
+            Map(html, run);
+        }
+    }
+
+    private static void Map(StringBuilder html, PolicyRun run)
+    {
+        var bands = run.Final.Memslots
+            .Select(m => new Band($"slot {m.Id}: IPA {Format.Hex(m.Ipa)} +{SizeText.Format(m.SizeBytes)} ({m.Backing})", m.Ipa, m.Ipa + m.SizeBytes, m))
+            .ToList();
+        var outside = run.Final.Runs.Where(r => !bands.Any(b => r.Ipa < b.End && b.Start < r.EndIpa)).ToList();
+        if (outside.Count > 0)
+            bands.Add(new Band("outside every memslot", outside.Min(r => r.Ipa), outside.Max(r => r.EndIpa), null));
+        int bandHeight = LabelHeight + LeafHeight + 2 + VmaHeight + AxisHeight + Gap;
+        int height = Math.Max(1, bands.Count) * bandHeight + 4;
+        html.Append($"<svg class=\"ipa-map\" data-policy=\"{Html.E(run.Policy)}\" viewBox=\"0 0 {Width} {height}\" width=\"{Width}\" xmlns=\"http://www.w3.org/2000/svg\">\n");
+        int y = 2;
+        foreach (Band band in bands)
+        {
+            Draw(html, run, band, y);
+            y += bandHeight;
+        }
+        html.Append("</svg>\n");
+    }
+
+    private static void Draw(StringBuilder html, PolicyRun run, Band band, int top)
+    {
+        double span = band.End - band.Start;
+        double X(ulong ipa) => Math.Clamp((ipa - (double)band.Start) / span * Width, 0, Width);
+        html.Append($"<text x=\"0\" y=\"{top + 13}\" font-size=\"13\">{Html.E(band.Label)}</text>\n");
+        int leafTop = top + LabelHeight;
+        html.Append($"<rect class=\"slot\" x=\"0\" y=\"{leafTop}\" width=\"{Width}\" height=\"{LeafHeight}\" fill=\"#f3f3f3\" stroke=\"#999\"/>\n");
+        Leaves(html, run, band, leafTop);
+        int vmaTop = leafTop + LeafHeight + 2;
+        if (band.Slot is { } slot)
+            Vmas(html, run, slot, vmaTop, leafTop, X);
+        // The memslot's own edges.
+        html.Append($"<line class=\"slot-edge\" x1=\"0.5\" y1=\"{leafTop - 2}\" x2=\"0.5\" y2=\"{vmaTop + VmaHeight}\" stroke=\"#222\" stroke-width=\"2\"/>");
+        html.Append($"<line class=\"slot-edge\" x1=\"{Width - 0.5}\" y1=\"{leafTop - 2}\" x2=\"{Width - 0.5}\" y2=\"{vmaTop + VmaHeight}\" stroke=\"#222\" stroke-width=\"2\"/>\n");
+        foreach (InvariantViolation v in run.Violations)
+        {
+            if (v.Leaf is not { } leaf || leaf.Ipa >= band.End || leaf.Ipa + leaf.SizeBytes <= band.Start)
+                continue;
+            double x0 = X(leaf.Ipa), x1 = Math.Max(X(leaf.Ipa + leaf.SizeBytes), x0 + 3);
+            html.Append($"<rect class=\"violation\" x=\"{Html.N(x0 + 1)}\" y=\"{leafTop + 1}\" width=\"{Html.N(Math.Max(1, x1 - x0 - 2))}\" height=\"{LeafHeight - 2}\" fill=\"none\" stroke=\"{Html.Problem}\" stroke-width=\"2.5\"><title>{Html.E(v.Kind.ToString())}: {Html.E(v.Message)}</title></rect>\n");
+        }
+        Axis(html, band, vmaTop + VmaHeight + 2);
+    }
+
+    /// <summary>Leaves downsampled to one colour per unit column (the size covering most bytes there), so a
+    /// million 4K leaves cost as much as a handful; the opacity says how much of the column is mapped.</summary>
+    private static void Leaves(StringBuilder html, PolicyRun run, Band band, int leafTop)
+    {
+        double span = band.End - band.Start;
+        var cover = new double[Width, 4];
+        foreach (LeafRun leafRun in run.Final.Runs)
+        {
+            ulong s = Math.Max(leafRun.Ipa, band.Start), e = Math.Min(leafRun.EndIpa, band.End);
+            if (s >= e)
+                continue;
+            double x0 = (s - band.Start) / span * Width, x1 = (e - band.Start) / span * Width;
+            for (int px = (int)x0; px < Math.Min(Width, (int)Math.Ceiling(x1)); px++)
+                cover[px, leafRun.Level] += Math.Max(Math.Min(x1, px + 1) - Math.Max(x0, px), 0);
+        }
+        int start = -1, level = -1, shade = -1;
+        for (int px = 0; px <= Width; px++)
+        {
+            int best = -1, bestShade = -1;
+            if (px < Width)
+            {
+                double bestCover = 0.0, total = 0.0;
+                for (int l = 0; l < 4; l++)
+                {
+                    total += cover[px, l];
+                    if (cover[px, l] > bestCover)
+                    {
+                        bestCover = cover[px, l];
+                        best = l;
+                    }
+                }
+                bestShade = total >= 0.99 ? 3 : total >= 0.5 ? 2 : total >= 0.1 ? 1 : 0;
+            }
+            if (best == level && bestShade == shade)
+                continue;
+            if (level >= 0)
+            {
+                string opacity = shade switch { 3 => "1", 2 => "0.7", 1 => "0.45", _ => "0.25" };
+                html.Append($"<rect class=\"leaf\" data-size=\"{SizeText.Format(run.Granule.LevelSize(level))}\" x=\"{start}\" y=\"{leafTop}\" width=\"{px - start}\" height=\"{LeafHeight}\" fill=\"{Html.LevelColours[level]}\" fill-opacity=\"{opacity}\"><title>{SizeText.Format(run.Granule.LevelSize(level))} leaves</title></rect>\n");
+            }
+            start = px;
+            level = best;
+            shade = bestShade;
+        }
+    }
+
+    /// <summary>The VMAs behind the slot's HVA range, at the IPAs they back; the gaps in red; edges across the leaves.</summary>
+    private static void Vmas(StringBuilder html, PolicyRun run, SlotSnapshot slot, int vmaTop, int leafTop, Func<ulong, double> x)
+    {
+        ulong hvaEnd = slot.Hva + slot.SizeBytes;
+        var covered = run.Final.Vmas
+            .Where(v => v.Start < hvaEnd && slot.Hva < v.End)
+            .Select(v => (Start: Math.Max(v.Start, slot.Hva), End: Math.Min(v.End, hvaEnd), v.Name))
+            .OrderBy(v => v.Start)
+            .ToList();
+        ulong Ipa(ulong hva) => slot.Ipa + (hva - slot.Hva);
+        ulong at = slot.Hva;
+        foreach (var (start, end, name) in covered)
+        {
+            if (start > at)
+                NoVma(html, x(Ipa(at)), x(Ipa(start)), vmaTop, at, start);
+            double x0 = x(Ipa(start)), x1 = x(Ipa(end));
+            html.Append($"<rect class=\"vma\" x=\"{Html.N(x0)}\" y=\"{vmaTop}\" width=\"{Html.N(Math.Max(1, x1 - x0))}\" height=\"{VmaHeight}\" fill=\"#bbb\" stroke=\"#fff\" stroke-width=\"0.5\"><title>VMA {Html.E(name)} [{Format.Hex(start)}, {Format.Hex(end)})</title></rect>\n");
+            foreach (double edge in new[] { x0, x1 })
+            {
+                if (edge > 0.5 && edge < Width - 0.5)
+                    html.Append($"<line class=\"vma-edge\" x1=\"{Html.N(edge)}\" y1=\"{leafTop}\" x2=\"{Html.N(edge)}\" y2=\"{vmaTop + VmaHeight}\" stroke=\"#111\" stroke-width=\"1\" stroke-dasharray=\"3 2\"/>\n");
+            }
+            at = Math.Max(at, end);
+        }
+        if (at < hvaEnd)
+            NoVma(html, x(Ipa(at)), x(Ipa(hvaEnd)), vmaTop, at, hvaEnd);
+    }
+
+    private static void NoVma(StringBuilder html, double x0, double x1, int vmaTop, ulong hvaStart, ulong hvaEnd) =>
+        html.Append($"<rect class=\"no-vma\" x=\"{Html.N(x0)}\" y=\"{vmaTop}\" width=\"{Html.N(Math.Max(3, x1 - x0))}\" height=\"{VmaHeight}\" fill=\"{Html.Problem}\"><title>no VMA at HVA [{Format.Hex(hvaStart)}, {Format.Hex(hvaEnd)})</title></rect>\n");
+
+    /// <summary>Five ticks with the IPA at each (the ends aligned inward so that no label leaves the map).</summary>
+    private static void Axis(StringBuilder html, Band band, int axisTop)
+    {
+        const int ticks = 4;
+        for (int i = 0; i <= ticks; i++)
+        {
+            double fraction = (double)i / ticks;
+            ulong ipa = band.Start + (ulong)((band.End - band.Start) * fraction);
+            double x = fraction * Width;
+            string anchor = i == 0 ? "start" : i == ticks ? "end" : "middle";
+            html.Append($"<line class=\"tick\" x1=\"{Html.N(Math.Clamp(x, 0.5, Width - 0.5))}\" y1=\"{axisTop}\" x2=\"{Html.N(Math.Clamp(x, 0.5, Width - 0.5))}\" y2=\"{axisTop + 4}\" stroke=\"#666\"/>");
+            html.Append($"<text class=\"axis-label\" x=\"{Html.N(x)}\" y=\"{axisTop + 15}\" font-size=\"12\" text-anchor=\"{anchor}\">{Format.Hex(ipa)}</text>\n");
+        }
+    }
+}
