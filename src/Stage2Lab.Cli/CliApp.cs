@@ -17,6 +17,7 @@ public static class CliApp
         root.Subcommands.Add(ReplayCommand.Create(stdout, stderr));
         root.Subcommands.Add(ImportCommand.Create(stdout, stderr));
         root.Subcommands.Add(ExamplesCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AdviseCommand.Create(stdout, stderr));
         return root;
     }
 

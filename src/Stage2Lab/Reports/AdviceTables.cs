@@ -1,0 +1,96 @@
+using Stage2Lab.Arch;
+using Stage2Lab.Simulation.Advice;
+
+namespace Stage2Lab.Reports;
+
+/// <summary>advise as tables (terminal and Markdown): each slot's sizes and binding constraints, then the verified changes.</summary>
+public static class AdviceTables
+{
+    public static IReadOnlyList<ReportTable> Render(AdviceResult result) => [Slots(result), Suggestions(result)];
+
+    public static ReportTable Slots(AdviceResult result)
+    {
+        var table = new ReportTable($"{result.Scenario}: the sizes each memslot's faults got, and what stopped a larger one",
+            "policy", "slot", "mappings", "faults by size", "leaves at the end", "binding constraint", "faults", "can be lifted by");
+        string? policy = null;
+        foreach (SlotAdvice slot in result.Slots)
+        {
+            if (slot.Policy != policy)
+            {
+                table.Section();
+                policy = slot.Policy;
+            }
+            Arch.Granule granule = result.Baselines.First(b => b.Policy == slot.Policy).Granule;
+            string[] head = [slot.Policy, $"{slot.SlotId}: {Format.Hex(slot.Ipa)} +{SizeText.Format(slot.SizeBytes)}", string.Join(", ", slot.Mappings), Sizes(slot), Leaves(slot.LeavesAtEnd, granule)];
+            if (slot.Constraints.Count == 0)
+            {
+                table.Add([.. head, slot.FaultSizes.Count == 0 ? "(no faults)" : "none: the largest block", "", ""]);
+                continue;
+            }
+            for (int i = 0; i < slot.Constraints.Count; i++)
+            {
+                SlotConstraint c = slot.Constraints[i];
+                string[] first = i == 0 ? head : ["", "", "", "", ""];
+                table.Add([.. first, $"{c.Step.Function}: {DecisionText.Describe(c.Step, c.Representative)}", Format.Count(c.Count),
+                    c.Levers.Count == 0 ? "(no layout change)" : string.Join(", ", c.Levers.Select(ChangeKinds.Name))]);
+            }
+        }
+        foreach (SlotAdvice slot in result.Slots.Where(s => s.Source is not null).DistinctBy(s => s.SlotId))
+            table.Notes.Add($"slot {slot.SlotId}: from {slot.Source}");
+        return table;
+    }
+
+    public static ReportTable Suggestions(AdviceResult result)
+    {
+        var table = new ReportTable("Changes that lift them, each verified by running the changed scenario (most estimated time saved first)",
+            "#", "kind", "target", "policy", "faults", "leaves at the end", "page tables", "TLBIs", "estimated time", "saved");
+        for (int i = 0; i < result.Suggestions.Count; i++)
+        {
+            Suggestion s = result.Suggestions[i];
+            table.Add($"{i + 1}", ChangeKinds.Name(s.Change.Kind), AdviceText.Target(s.Change), s.Policy,
+                Arrow(Format.Count(s.Before.Faults), Format.Count(s.After.Faults)),
+                Arrow(Leaves(s.Before.Leaves, s.Before.Granule), Leaves(s.After.Leaves, s.After.Granule)),
+                Arrow(Format.Bytes(s.Before.TableBytes), Format.Bytes(s.After.TableBytes)),
+                Arrow(Format.Count(s.Before.TlbInvalidations), Format.Count(s.After.TlbInvalidations)),
+                Arrow(Format.Duration(s.Before.EstimatedNs), Format.Duration(s.After.EstimatedNs)),
+                Format.Duration(s.SavedNs));
+        }
+        // Each change once, with the ranks it has under the policies that gained from it.
+        foreach (var same in result.Suggestions.Select((s, i) => (Suggestion: s, Rank: i + 1)).GroupBy(x => x.Suggestion.Change.Key))
+        {
+            Suggestion s = same.First().Suggestion;
+            string ranks = string.Join(", ", same.Select(x => "#" + x.Rank));
+            string sources = string.Concat(s.Sources.Select(x => $" [{x.Item} from {x.Records}]"));
+            table.Notes.Add($"{ranks} {ChangeKinds.Name(s.Change.Kind)} {AdviceText.Target(s.Change)}: {AdviceText.Change(s.Change)}. Lifts {AdviceText.Constraint(s)}.{sources}");
+        }
+        if (result.Suggestions.Count == 0)
+            table.Notes.Add("No change that was tried saved time.");
+        int tried = result.Suggestions.Count + result.NotShown.Count;
+        table.Notes.Add($"Tried {tried} change(s) in {result.Runs} runs ({result.Policies.Count} of the scenario as it is); {result.NotShown.Count} not shown:");
+        foreach (TriedChange t in result.NotShown)
+            table.Notes.Add($"  {ChangeKinds.Name(t.Change.Kind)} {AdviceText.Target(t.Change)} under {t.Policy}: {AdviceText.Reason(t)}");
+        return table;
+    }
+
+    private static string Sizes(SlotAdvice slot)
+    {
+        var parts = slot.FaultSizes.Select(s => $"{Format.Count(s.Faults)}×{SizeText.Format(s.SizeBytes)}").ToList();
+        if (slot.PagesMappedAtCreation > 0)
+            parts.Add($"{Format.Count(slot.PagesMappedAtCreation)} pages at creation");
+        return parts.Count == 0 ? "-" : string.Join(" ", parts);
+    }
+
+    /// <summary>Non-zero leaf counts by size: "16×1G 3×2M".</summary>
+    public static string Leaves(IReadOnlyList<long> leaves, Arch.Granule granule)
+    {
+        var parts = new List<string>();
+        for (int level = 0; level < leaves.Count; level++)
+        {
+            if (leaves[level] != 0)
+                parts.Add($"{Format.Count(leaves[level])}×{SizeText.Format(granule.LevelSize(level))}");
+        }
+        return parts.Count == 0 ? "0" : string.Join(" ", parts);
+    }
+
+    private static string Arrow(string before, string after) => before == after ? before : $"{before} → {after}";
+}
