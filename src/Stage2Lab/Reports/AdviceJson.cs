@@ -1,225 +1,153 @@
-using System.Text;
 using System.Text.Json;
+using Stage2Lab.Kvm;
 using Stage2Lab.Simulation.Advice;
 
 namespace Stage2Lab.Reports;
 
 /// <summary>
-/// The JSON output of `advise` (schema "stage2lab.advice/1", documented in docs/output-format.md): the slots with
-/// their sizes and binding constraints, the verified suggestions best first with their before/after metrics, and the
-/// changes tried but not shown. Keys in a fixed order, times in whole nanoseconds, addresses as hex strings.
+/// The JSON output of `advise` (docs/output-format.md; schema docs/schema/advice.schema.json): built as
+/// <see cref="AdviceDocument"/> and serialized like the other documents (<see cref="JsonReport.Serialize"/>), so the
+/// same scenario gives byte-identical JSON whatever the parallelism.
 /// </summary>
 public static class AdviceJson
 {
-    public const string Schema = "stage2lab.advice/1";
+    /// <summary>/2: typed output with a schema; toolVersion and command added, the levels l0..l3 (camelCase) as in result/3.</summary>
+    public const string Schema = "stage2lab.advice/2";
 
-    public static string Render(AdviceResult result)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            w.WriteString("schema", Schema);
-            w.WriteString("scenario", result.Scenario);
-            w.WriteString("file", Path.GetFileName(result.File));
-            if (result.Description is not null)
-                w.WriteString("description", result.Description);
-            w.WriteStartArray("policies");
-            foreach (string p in result.Policies)
-                w.WriteStringValue(p);
-            w.WriteEndArray();
-            w.WriteString("time", "host");
-            w.WriteNumber("runs", result.Runs);
-            w.WriteStartArray("slots");
-            foreach (SlotAdvice slot in result.Slots)
-                WriteSlot(w, slot);
-            w.WriteEndArray();
-            w.WriteStartArray("suggestions");
-            for (int i = 0; i < result.Suggestions.Count; i++)
-                WriteSuggestion(w, i + 1, result.Suggestions[i]);
-            w.WriteEndArray();
-            w.WriteStartArray("notShown");
-            foreach (TriedChange t in result.NotShown)
-            {
-                w.WriteStartObject();
-                w.WriteString("kind", ChangeKinds.Name(t.Change.Kind));
-                w.WriteString("target", AdviceText.Target(t.Change));
-                w.WriteString("policy", t.Policy);
-                w.WriteString("reason", JsonNamingPolicy.CamelCase.ConvertName(t.Reason.ToString()));
-                w.WriteString("text", AdviceText.Reason(t));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
-    }
+    public static string Render(AdviceResult result) => JsonReport.Serialize(Document(result));
 
-    private static void WriteSlot(Utf8JsonWriter w, SlotAdvice slot)
+    /// <summary>The advice as its JSON document, before serialization.</summary>
+    public static AdviceDocument Document(AdviceResult result) => new()
     {
-        w.WriteStartObject();
-        w.WriteString("policy", slot.Policy);
-        w.WriteNumber("slot", slot.SlotId);
-        w.WriteString("ipa", Format.Hex(slot.Ipa));
-        w.WriteNumber("sizeBytes", slot.SizeBytes);
-        w.WriteString("hva", Format.Hex(slot.Hva));
-        Strings(w, "mappings", slot.Mappings);
-        if (slot.Source is not null)
-            w.WriteString("source", slot.Source);
-        w.WriteStartArray("faultsBySize");
-        foreach (SizeCount s in slot.FaultSizes)
+        Schema = Schema,
+        ToolVersion = JsonReport.ToolVersion,
+        Command = "advise",
+        Scenario = result.Scenario,
+        File = Path.GetFileName(result.File),
+        Description = result.Description,
+        Policies = result.Policies,
+        Time = "host",
+        Runs = result.Runs,
+        Slots = [.. result.Slots.Select(Slot)],
+        Suggestions = [.. result.Suggestions.Select((s, i) => Suggestion(i + 1, s))],
+        NotShown = [.. result.NotShown.Select(t => new NotShownJson
         {
-            w.WriteStartObject();
-            w.WriteNumber("sizeBytes", s.SizeBytes);
-            w.WriteNumber("faults", s.Faults);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteNumber("pagesMappedAtCreation", slot.PagesMappedAtCreation);
-        Levels(w, "leavesAtEnd", slot.LeavesAtEnd);
-        w.WriteStartArray("constraints");
-        foreach (SlotConstraint c in slot.Constraints)
-        {
-            w.WriteStartObject();
-            w.WriteString("phase", c.Phase);
-            w.WriteNumber("faults", c.Count);
-            w.WriteNumber("sizeBytes", c.SizeBytes);
-            w.WritePropertyName("binding");
-            DecisionJson.Step(c.Step, c.Representative).WriteTo(w);
-            Strings(w, "liftedBy", c.Levers.Select(ChangeKinds.Name));
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+            Kind = ChangeKinds.Name(t.Change.Kind),
+            Target = AdviceText.Target(t.Change),
+            Policy = t.Policy,
+            Reason = JsonNamingPolicy.CamelCase.ConvertName(t.Reason.ToString()),
+            Text = AdviceText.Reason(t),
+        })],
+    };
 
-    private static void WriteSuggestion(Utf8JsonWriter w, int rank, Suggestion s)
+    private static SlotAdviceJson Slot(SlotAdvice slot) => new()
     {
-        w.WriteStartObject();
-        w.WriteNumber("rank", rank);
-        w.WriteString("kind", ChangeKinds.Name(s.Change.Kind));
-        w.WriteString("target", AdviceText.Target(s.Change));
-        w.WriteString("change", AdviceText.Change(s.Change));
-        w.WriteString("policy", s.Policy);
-        w.WriteNumber("savedNs", (long)Math.Round(s.SavedNs));
-        w.WriteStartObject("before");
-        WriteMetrics(w, s.Before);
-        w.WriteEndObject();
-        w.WriteStartObject("after");
-        WriteMetrics(w, s.After);
-        w.WriteEndObject();
-        if (s.Change.SlotId is { } slot)
-            w.WriteNumber("slot", slot);
-        Strings(w, "mappings", s.Change.Mappings);
-        w.WritePropertyName("lifts");
-        DecisionJson.Step(s.Lifts, s.From).WriteTo(w);
-        w.WriteStartObject("details");
-        WriteDetails(w, s.Change);
-        w.WriteEndObject();
-        w.WriteStartArray("sources");
-        foreach (ItemSource source in s.Sources)
+        Policy = slot.Policy,
+        Slot = slot.SlotId,
+        Ipa = Format.Hex(slot.Ipa),
+        SizeBytes = (long)slot.SizeBytes,
+        Hva = Format.Hex(slot.Hva),
+        Mappings = slot.Mappings,
+        Source = slot.Source,
+        FaultsBySize = [.. slot.FaultSizes.Select(s => new SizeCountJson { SizeBytes = (long)s.SizeBytes, Faults = s.Faults })],
+        PagesMappedAtCreation = slot.PagesMappedAtCreation,
+        LeavesAtEnd = LevelsJson.Of(slot.LeavesAtEnd),
+        Constraints = [.. slot.Constraints.Select(c => new ConstraintJson
         {
-            w.WriteStartObject();
-            w.WriteString("item", source.Item);
-            w.WriteString("records", source.Records);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+            Phase = c.Phase,
+            Faults = c.Count,
+            SizeBytes = (long)c.SizeBytes,
+            Binding = Step(c.Step, c.Representative),
+            LiftedBy = [.. c.Levers.Select(ChangeKinds.Name)],
+        })],
+    };
 
-    private static void WriteMetrics(Utf8JsonWriter w, RunMetrics m)
+    private static SuggestionJson Suggestion(int rank, Suggestion s) => new()
     {
-        w.WriteString("granule", m.Granule.Name);
-        w.WriteNumber("faults", m.Faults);
-        Levels(w, "leaves", m.Leaves);
-        w.WriteNumber("tableBytes", m.TableBytes);
-        w.WriteNumber("tlbInvalidations", m.TlbInvalidations);
-        w.WriteNumber("cleanedBytes", m.CleanedBytes);
-        w.WriteNumber("hostEstimatedNs", (long)Math.Round(m.HostEstimatedNs));
-        w.WriteNumber("estimatedNs", (long)Math.Round(m.EstimatedNs));
-    }
+        Rank = rank,
+        Kind = ChangeKinds.Name(s.Change.Kind),
+        Target = AdviceText.Target(s.Change),
+        Change = AdviceText.Change(s.Change),
+        Policy = s.Policy,
+        SavedNs = JsonReport.Ns(s.SavedNs),
+        Before = Metrics(s.Before),
+        After = Metrics(s.After),
+        Slot = s.Change.SlotId,
+        Mappings = s.Change.Mappings,
+        Lifts = Step(s.Lifts, s.From),
+        Details = Details(s.Change),
+        Sources = [.. s.Sources.Select(source => new ItemSourceJson { Item = source.Item, Records = source.Records })],
+    };
+
+    private static StepJson Step(DecisionStep step, DecisionRecord record) => new(step, DecisionText.Describe(step, record));
+
+    private static RunMetricsJson Metrics(RunMetrics m) => new()
+    {
+        Granule = m.Granule.Name,
+        Faults = m.Faults,
+        Leaves = LevelsJson.Of(m.Leaves),
+        TableBytes = m.TableBytes,
+        TlbInvalidations = m.TlbInvalidations,
+        CleanedBytes = m.CleanedBytes,
+        HostEstimatedNs = JsonReport.Ns(m.HostEstimatedNs),
+        EstimatedNs = JsonReport.Ns(m.EstimatedNs),
+    };
 
     /// <summary>The change's own numbers, by kind (docs/output-format.md lists them).</summary>
-    private static void WriteDetails(Utf8JsonWriter w, ScenarioChange change)
+    private static ChangeDetailsJson Details(ScenarioChange change) => change switch
     {
-        switch (change)
+        AlignHvaChange a => new AlignHvaDetailsJson
         {
-            case AlignHvaChange a:
-                w.WriteString("oldHva", Format.Hex(a.OldStart));
-                w.WriteString("newHva", Format.Hex(a.NewStart));
-                w.WriteNumber("spanBytes", a.SpanBytes);
-                w.WriteNumber("blockBytes", a.BlockBytes);
-                w.WriteString("against", a.Against == AlignReference.Pa ? "pa" : "ipa");
-                break;
-            case AlignIpaChange a:
-                w.WriteString("oldIpa", Format.Hex(a.OldIpa));
-                w.WriteString("newIpa", Format.Hex(a.NewIpa));
-                w.WriteNumber("sizeBytes", a.SizeBytes);
-                w.WriteNumber("blockBytes", a.BlockBytes);
-                break;
-            case ResizeSlotChange r:
-                w.WriteString("oldIpa", Format.Hex(r.OldIpa));
-                w.WriteNumber("oldSizeBytes", r.OldSizeBytes);
-                w.WriteString("newIpa", Format.Hex(r.NewIpa));
-                w.WriteNumber("newSizeBytes", r.NewSizeBytes);
-                w.WriteNumber("growthBytes", r.GrowthBytes);
-                w.WriteNumber("blockBytes", r.BlockBytes);
-                w.WriteString("newMappingHva", Format.Hex(r.NewMappingStart));
-                w.WriteNumber("newMappingSizeBytes", r.NewMappingSizeBytes);
-                break;
-            case SplitSlotChange sp:
-                w.WriteString("unlogged", sp.Unlogged);
-                w.WriteStartArray("pieces");
-                foreach (SplitPiece p in sp.Pieces)
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("slot", p.Id);
-                    w.WriteString("ipa", Format.Hex(p.Ipa));
-                    w.WriteNumber("sizeBytes", p.SizeBytes);
-                    w.WriteString("mapping", p.Mapping);
-                    w.WriteBoolean("logged", p.Logged);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                break;
-            case ThpChange t:
-                w.WriteString("hostThpBefore", t.HostBefore.ToString().ToLowerInvariant());
-                w.WriteString("hostThpAfter", t.HostAfter.ToString().ToLowerInvariant());
-                w.WriteString("madviseBefore", t.AdviceBefore switch { true => "hugepage", false => "nohugepage", null => "none" });
-                w.WriteString("madviseAfter", "hugepage");
-                break;
-            case HugetlbChange h:
-                w.WriteNumber("hugePageSizeBytes", h.HugePageBytes);
-                w.WriteString("oldHva", Format.Hex(h.OldStart));
-                w.WriteString("newHva", Format.Hex(h.NewStart));
-                w.WriteNumber("oldSizeBytes", h.OldSizeBytes);
-                w.WriteNumber("newSizeBytes", h.NewSizeBytes);
-                break;
-            case GranuleChange g:
-                w.WriteString("from", g.From.Name);
-                w.WriteString("to", g.To.Name);
-                break;
-            case NoDirtyLoggingChange n:
-                w.WriteBoolean("loggedFromCreation", n.LoggedFromCreation);
-                w.WriteNumber("eventsDropped", n.EventsDropped);
-                break;
-        }
-    }
+            OldHva = Format.Hex(a.OldStart),
+            NewHva = Format.Hex(a.NewStart),
+            SpanBytes = (long)a.SpanBytes,
+            BlockBytes = (long)a.BlockBytes,
+            Against = a.Against == AlignReference.Pa ? "pa" : "ipa",
+        },
+        AlignIpaChange a => new AlignIpaDetailsJson
+        {
+            OldIpa = Format.Hex(a.OldIpa),
+            NewIpa = Format.Hex(a.NewIpa),
+            SizeBytes = (long)a.SizeBytes,
+            BlockBytes = (long)a.BlockBytes,
+        },
+        ResizeSlotChange r => new ResizeSlotDetailsJson
+        {
+            OldIpa = Format.Hex(r.OldIpa),
+            OldSizeBytes = (long)r.OldSizeBytes,
+            NewIpa = Format.Hex(r.NewIpa),
+            NewSizeBytes = (long)r.NewSizeBytes,
+            GrowthBytes = (long)r.GrowthBytes,
+            BlockBytes = (long)r.BlockBytes,
+            NewMappingHva = Format.Hex(r.NewMappingStart),
+            NewMappingSizeBytes = (long)r.NewMappingSizeBytes,
+        },
+        SplitSlotChange sp => new SplitSlotDetailsJson
+        {
+            Unlogged = sp.Unlogged,
+            Pieces = [.. sp.Pieces.Select(p => new SplitPieceJson { Slot = p.Id, Ipa = Format.Hex(p.Ipa), SizeBytes = (long)p.SizeBytes, Mapping = p.Mapping, Logged = p.Logged })],
+        },
+        ThpChange t => new ThpDetailsJson
+        {
+            HostThpBefore = t.HostBefore.ToString().ToLowerInvariant(),
+            HostThpAfter = t.HostAfter.ToString().ToLowerInvariant(),
+            MadviseBefore = Madvise(t.AdviceBefore),
+            MadviseAfter = Madvise(t.AdviceAfter),
+        },
+        HugetlbChange h => new HugetlbDetailsJson
+        {
+            HugePageSizeBytes = (long)h.HugePageBytes,
+            OldHva = Format.Hex(h.OldStart),
+            NewHva = Format.Hex(h.NewStart),
+            OldSizeBytes = (long)h.OldSizeBytes,
+            NewSizeBytes = (long)h.NewSizeBytes,
+        },
+        GranuleChange g => new GranuleDetailsJson { From = g.From.Name, To = g.To.Name },
+        NoDirtyLoggingChange n => new NoDirtyLoggingDetailsJson { LoggedFromCreation = n.LoggedFromCreation, EventsDropped = n.EventsDropped },
+        HostHugePfnmapChange => new HostHugePfnmapDetailsJson(),
+        _ => throw new ArgumentException($"no JSON details for {change.GetType().Name}", nameof(change)),
+    };
 
-    private static void Levels(Utf8JsonWriter w, string name, IReadOnlyList<long> values)
-    {
-        w.WriteStartObject(name);
-        for (int level = 0; level < values.Count; level++)
-            w.WriteNumber("L" + level, values[level]);
-        w.WriteEndObject();
-    }
-
-    private static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (string v in values)
-            w.WriteStringValue(v);
-        w.WriteEndArray();
-    }
+    /// <summary>A mapping's MADV_HUGEPAGE / MADV_NOHUGEPAGE advice (null: neither).</summary>
+    private static string Madvise(bool? advice) => advice switch { true => "hugepage", false => "nohugepage", null => "none" };
 }

@@ -50,14 +50,6 @@ public static class DecisionJson
         };
     }
 
-    /// <summary>One step as a JSON object.</summary>
-    public static JsonObject Step(DecisionStep step, DecisionRecord? record = null)
-    {
-        var node = (JsonObject)JsonSerializer.SerializeToNode(step, Options)!;
-        node["text"] = DecisionText.Describe(step, record);
-        return node;
-    }
-
     /// <summary>The discriminator of a step type: its name without "Step", in camelCase (hugeMappingCheck).</summary>
     public static string StepName(Type type)
     {

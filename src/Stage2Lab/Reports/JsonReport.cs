@@ -144,7 +144,8 @@ public static class JsonReport
         Text = v.Message,
     };
 
-    private static long Ns(double ns) => (long)Math.Round(ns);
+    /// <summary>A model time as the documents write it: whole nanoseconds.</summary>
+    internal static long Ns(double ns) => (long)Math.Round(ns);
 
     private static string ReadToolVersion()
     {

@@ -15,13 +15,13 @@ public class AdviseCliTests
         Assert.True(code == 0, err);
         using JsonDocument doc = JsonDocument.Parse(output);
         JsonElement root = doc.RootElement;
-        Assert.Equal("stage2lab.advice/1", root.GetProperty("schema").GetString());
+        Assert.Equal("stage2lab.advice/2", root.GetProperty("schema").GetString());
         JsonElement first = root.GetProperty("suggestions")[0];
         Assert.Equal("align-hva", first.GetProperty("kind").GetString());
         Assert.Equal("slot 1 (gpu-bar1)", first.GetProperty("target").GetString());
         Assert.Contains("QEMU 9.2", first.GetProperty("change").GetString());
-        Assert.Equal(32, first.GetProperty("after").GetProperty("leaves").GetProperty("L1").GetInt64());
-        Assert.Equal(197_689, first.GetProperty("before").GetProperty("leaves").GetProperty("L3").GetInt64());
+        Assert.Equal(32, first.GetProperty("after").GetProperty("leaves").GetProperty("l1").GetInt64());
+        Assert.Equal(197_689, first.GetProperty("before").GetProperty("leaves").GetProperty("l3").GetInt64());
         Assert.True(first.GetProperty("savedNs").GetInt64() > 0);
         foreach (string key in new[] { "faults", "leaves", "tableBytes", "tlbInvalidations", "estimatedNs" })
             Assert.True(first.GetProperty("before").TryGetProperty(key, out _), key);

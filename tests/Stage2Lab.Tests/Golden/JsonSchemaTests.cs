@@ -45,6 +45,8 @@ public class JsonSchemaTests
         { "result.schema.json", ["check", Path.Combine(RepoPaths.Examples, "bugs", "v6.18-block-past-vma-end.yaml")] },
         { "result.schema.json", ["check", Example("protected-guest.yaml")] },
         { "script-decision.schema.json", ["explain", Path.Combine(RepoPaths.FaultGolden, "named-bar-vma-ends-mid-block.s2faults"), "--line", "LINE"] },
+        { "advice.schema.json", ["advise", Example("gpu-32g-bar-unaligned.yaml")] },
+        { "advice.schema.json", ["advise", Example("ram-no-thp.yaml")] },
     };
 
     [Theory]
@@ -115,7 +117,7 @@ public class JsonSchemaTests
     private static int FirstAccessLine(string script) =>
         File.ReadAllLines(script).Select((l, i) => (l, i)).First(x => x.l.StartsWith("access", StringComparison.Ordinal)).i + 1;
 
-    private static IEnumerable<string> Failures(EvaluationResults results)
+    internal static IEnumerable<string> Failures(EvaluationResults results)
     {
         if (results.Errors is { } errors)
         {

@@ -20,6 +20,7 @@ public static class JsonSchemas
     [
         ("result.schema.json", JsonReport.Schema, typeof(ResultDocument)),
         ("script-decision.schema.json", JsonReport.ScriptDecisionSchema, typeof(ScriptDecisionDocument)),
+        ("advice.schema.json", AdviceJson.Schema, typeof(AdviceDocument)),
     ];
 
     private static readonly JsonSchemaExporterOptions ExporterOptions = new()
@@ -59,9 +60,13 @@ public static class JsonSchemas
             return Hex(nullable: false);
         if (context.PropertyInfo?.CustomConverter is DecisionJson.NullableHexConverter)
             return Hex(nullable: true);
+        // A polymorphic type written without a discriminator (advice's details): exactly one of its derived shapes.
+        if (context.TypeInfo.PolymorphismOptions is { DerivedTypes.Count: > 0 } poly && poly.DerivedTypes.All(d => d.TypeDiscriminator is null))
+            return new JsonObject { ["oneOf"] = new JsonArray([.. poly.DerivedTypes.Select(d => DecisionJson.Options.GetJsonSchemaAsNode(d.DerivedType, ExporterOptions))]) };
         if (type == typeof(Prot))
             return new JsonObject { ["type"] = "string", ["pattern"] = "^[-rwxdn]*$" };
-        if (context.TypeInfo.Kind == JsonTypeInfoKind.Object && schema is JsonObject obj && obj.ContainsKey("properties"))
+        // An object without properties (host-huge-pfnmap's details) is closed too: it is {} and nothing else.
+        if (context.TypeInfo.Kind == JsonTypeInfoKind.Object && schema is JsonObject obj && (obj.ContainsKey("properties") || context.TypeInfo.Properties.Count == 0 && !obj.ContainsKey("$ref")))
             Close(obj);
         return schema;
     }
