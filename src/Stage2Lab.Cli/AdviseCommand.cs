@@ -19,12 +19,12 @@ internal static class AdviseCommand
             HelpName = "POLICY",
         };
         policies.AcceptOnlyFromAmong([.. PolicyRegistry.TargetNames]);
-        var output = new OutputOptions(withReport: false);
+        var output = new OutputOptions(withReport: false, jsonSchema: AdviceJson.Schema);
         var jobs = new Option<int?>("--jobs") { Description = "Runs made at the same time (default: one per core); the output does not depend on it." };
         var maxMemory = ScenarioCommands.MaxMemoryOption();
         var command = new Command("advise", "For each memslot and policy: the sizes its faults got and the check that stopped a larger one (the binding constraint); then the changes that lift "
             + "those constraints (align-hva, align-ipa, resize-slot, split-slot, thp, hugetlb, host-huge-pfnmap, granule, no-dirty-logging), each verified by running the changed scenario, "
-            + "ranked by the estimated time saved. A change that saves nothing is not shown. " + ExitCodes.HelpText)
+            + "ranked by the estimated time saved. A change that saves nothing is not shown.")
         {
             scenario,
             policies,

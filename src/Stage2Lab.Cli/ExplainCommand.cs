@@ -21,7 +21,7 @@ internal static class ExplainCommand
         var ev = NumberOptions.Optional<int>("--event", "Scenario: prefer a fault during this timeline event (1-based); without one there, the first fault elsewhere is shown and said to be.");
         var line = NumberOptions.Optional<int>("--line", ".s2faults script: the line of the access to explain.");
         var maxMemory = ScenarioCommands.MaxMemoryOption();
-        var output = new OutputOptions();
+        var output = new OutputOptions(jsonSchema: $"{JsonReport.Schema}, or {JsonReport.ScriptDecisionSchema} for a script line");
         var command = new Command("explain", "Explain one fault step by step: which fault was picked and why, the slot and VMA found, every size tried and why it passed or failed, the final size and prot, and the page-table work it caused.")
         {
             file,

@@ -14,11 +14,7 @@ internal sealed record CommandOutput(IReadOnlyList<ReportTable> Tables, string T
 /// <summary>--format, --out and --report, shared by the commands that print results.</summary>
 internal sealed class OutputOptions
 {
-    public Option<string> Format { get; } = new("--format")
-    {
-        Description = "The output format: table (readable, the default), json (schema " + JsonReport.Schema + ", docs/schema/) or markdown.",
-        DefaultValueFactory = _ => "table",
-    };
+    public Option<string> Format { get; } = new("--format") { DefaultValueFactory = _ => "table" };
 
     public Option<string?> Out { get; } = new("--out") { Description = "Write the output to this file (atomically) instead of standard output." };
 
@@ -26,9 +22,12 @@ internal sealed class OutputOptions
 
     private readonly bool _withReport;
 
-    public OutputOptions(bool withReport = true)
+    /// <param name="withReport">Whether the command takes --report.</param>
+    /// <param name="jsonSchema">The schema of the command's JSON document, named in --format's help.</param>
+    public OutputOptions(bool withReport = true, string jsonSchema = JsonReport.Schema)
     {
         _withReport = withReport;
+        Format.Description = $"The output format: table (readable, the default), json (schema {jsonSchema}, docs/schema/) or markdown.";
         Format.AcceptOnlyFromAmong("table", "json", "markdown");
         NotEmpty(Out);
         NotEmpty(Report);

@@ -35,6 +35,17 @@ public class AdviseCliTests
     }
 
     [Fact]
+    public void Format_help_names_the_advice_schema_not_the_result_schema()
+    {
+        var (code, help, _) = CliProcess.InProcess("advise", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("json (schema stage2lab.advice/2, docs/schema/)", help);
+        Assert.DoesNotContain("stage2lab.result/", help);
+        var (_, explainHelp, _) = CliProcess.InProcess("explain", "--help");
+        Assert.Contains("stage2lab.script-decision/1 for a script line", explainHelp);
+    }
+
+    [Fact]
     public void Tables_and_markdown_show_the_constraints_and_the_ranked_changes()
     {
         var (code, table, _) = CliProcess.InProcess("advise", Example("ram-no-thp.yaml"), "--policy", "v6.18");
