@@ -137,6 +137,7 @@ public static class AdviceJson
         w.WriteNumber("tlbInvalidations", m.TlbInvalidations);
         w.WriteNumber("cleanedBytes", m.CleanedBytes);
         w.WriteNumber("hostEstimatedNs", (long)Math.Round(m.HostEstimatedNs));
+        w.WriteNumber("guestEstimatedNs", (long)Math.Round(m.GuestEstimatedNs));
         w.WriteNumber("estimatedNs", (long)Math.Round(m.EstimatedNs));
     }
 
