@@ -28,7 +28,11 @@ public static class AdviceJson
             foreach (string p in result.Policies)
                 w.WriteStringValue(p);
             w.WriteEndArray();
-            w.WriteString("time", "host");
+            // AdviceTime: the host's estimated time, plus the guest's translation time when the runs had the TLB model.
+            string? tlb = result.Baselines.FirstOrDefault(b => b.TlbProfile is not null)?.TlbProfile?.Name;
+            w.WriteString("time", tlb is null ? "host" : "host+guest");
+            if (tlb is not null)
+                w.WriteString("tlbProfile", tlb);
             w.WriteNumber("runs", result.Runs);
             w.WriteStartArray("slots");
             foreach (SlotAdvice slot in result.Slots)

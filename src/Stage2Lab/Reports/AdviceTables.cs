@@ -68,6 +68,9 @@ public static class AdviceTables
         if (result.Suggestions.Count == 0)
             table.Notes.Add("No change that was tried saved time.");
         int tried = result.Suggestions.Count + result.NotShown.Count;
+        table.Notes.Add(result.Baselines.FirstOrDefault(b => b.TlbProfile is not null)?.TlbProfile is { } tlb
+            ? $"Estimated time = host time (cost model) + guest translation time (TLB model, {tlb.Name}; docs/tlb-model.md)."
+            : "Estimated time = host time (cost model); the guest TLB model was off (--tlb off).");
         table.Notes.Add($"Tried {tried} change(s) in {result.Runs} runs ({result.Policies.Count} of the scenario as it is); {result.NotShown.Count} not shown:");
         foreach (TriedChange t in result.NotShown)
             table.Notes.Add($"  {ChangeKinds.Name(t.Change.Kind)} {AdviceText.Target(t.Change)} under {t.Policy}: {AdviceText.Reason(t)}");
