@@ -22,6 +22,7 @@ internal static class AdviseCommand
         var output = new OutputOptions(withReport: false, jsonSchema: AdviceJson.Schema);
         var jobs = new Option<int?>("--jobs") { Description = "Runs made at the same time (default: one per core); the output does not depend on it." };
         var maxMemory = ScenarioCommands.MaxMemoryOption();
+        var tlb = TlbOption.Create("The guest TLB model's profile: suggestions are ranked by host plus guest translation time; off ranks by host time alone.");
         var command = new Command("advise", "For each memslot and policy: the sizes its faults got and the check that stopped a larger one (the binding constraint); then the changes that lift "
             + "those constraints (align-hva, align-ipa, resize-slot, split-slot, thp, hugetlb, host-huge-pfnmap, granule, no-dirty-logging), each verified by running the changed scenario, "
             + "ranked by the estimated time saved. A change that saves nothing is not shown.")
@@ -30,6 +31,7 @@ internal static class AdviseCommand
             policies,
             jobs,
             maxMemory,
+            tlb,
         };
         output.AddTo(command);
         command.SetAction(parse => CommandGuard.Run(stderr, () =>
@@ -50,6 +52,7 @@ internal static class AdviseCommand
                 AdviceResult advice = Advisor.Advise(s, new AdviceOptions
                 {
                     Policies = names,
+                    Tlb = TlbOption.Profile(parse, tlb),
                     MaxParallelism = parse.GetValue(jobs) ?? Environment.ProcessorCount,
                     MemoryLimitBytes = maxText is not null && Stage2Lab.Arch.NumberText.TryParse(maxText.Replace("_", "", StringComparison.Ordinal), out ulong limit) ? limit : MemoryEstimator.DefaultLimitBytes,
                     Sources = path == "-" ? ScenarioSources.None : ScenarioSources.Read(path),

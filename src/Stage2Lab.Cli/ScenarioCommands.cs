@@ -17,12 +17,14 @@ internal static class ScenarioCommands
         var output = new OutputOptions();
         var check = CheckOption();
         var maxMemory = MaxMemoryOption();
+        var tlb = TlbOption.Create();
         var command = new Command("run", "Run a scenario under one kernel policy: faults, mapping sizes, page-table memory, TLB invalidations and cache maintenance, phase by phase, and one decision of each kind explained.")
         {
             scenario,
             policy,
             check,
             maxMemory,
+            tlb,
         };
         output.AddTo(command);
         command.SetAction(parse => CommandGuard.Run(stderr, () =>
@@ -31,10 +33,10 @@ internal static class ScenarioCommands
             Scenario s = LoadScenario(parse.GetValue(scenario)!);
             string name = parse.GetValue(policy) ?? DefaultPolicy(s);
             EnsureMemory(s, [name], parse.GetValue(check), parse.GetValue(maxMemory));
-            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { Check = parse.GetValue(check) });
+            ScenarioResult result = Execute(s, [name], stderr, new RunOptions { Check = parse.GetValue(check), Tlb = TlbOption.Profile(parse, tlb) });
             PolicyRun run = result.Runs[0];
             var shown = new CommandOutput(
-                [RunTables.Phases(run)],
+                [RunTables.Phases(run), .. TlbTables.Phases(run)],
                 DecisionTables.Render(run),
                 DecisionTables.RenderMarkdown(run),
                 () => JsonReport.Render(result, "run"),
@@ -51,12 +53,14 @@ internal static class ScenarioCommands
         var output = new OutputOptions();
         var check = CheckOption();
         var maxMemory = MaxMemoryOption();
+        var tlb = TlbOption.Create();
         var command = new Command("compare", "Run a scenario under every policy and show them side by side, with ratios against the first.")
         {
             scenario,
             policies,
             check,
             maxMemory,
+            tlb,
         };
         output.AddTo(command);
         PolicyOptions.ResolveScenario(command, scenario, policies);
@@ -69,7 +73,7 @@ internal static class ScenarioCommands
             EnsureMemory(s, names, parse.GetValue(check), parse.GetValue(maxMemory));
             // The representative decisions cost an explanation per fault: only for the outputs that show them.
             bool decisions = OutputOptions.Given(parse, output.Report) || parse.GetValue(output.Format) == "json";
-            ScenarioResult result = Execute(s, names, stderr, new RunOptions { Check = parse.GetValue(check), CaptureDecisions = decisions });
+            ScenarioResult result = Execute(s, names, stderr, new RunOptions { Check = parse.GetValue(check), CaptureDecisions = decisions, Tlb = TlbOption.Profile(parse, tlb) });
             var shown = new CommandOutput(
                 [RunTables.Compare(result)],
                 "",

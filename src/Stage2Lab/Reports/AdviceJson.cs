@@ -26,7 +26,9 @@ public static class AdviceJson
         File = Path.GetFileName(result.File),
         Description = result.Description,
         Policies = result.Policies,
-        Time = "host",
+        // AdviceTime: the host's estimated time, plus the guest's translation time when the runs had the TLB model.
+        Time = TlbProfile(result) is null ? "host" : "host+guest",
+        TlbProfile = TlbProfile(result),
         Runs = result.Runs,
         Slots = [.. result.Slots.Select(Slot)],
         Suggestions = [.. result.Suggestions.Select((s, i) => Suggestion(i + 1, s))],
@@ -39,6 +41,9 @@ public static class AdviceJson
             Text = AdviceText.Reason(t),
         })],
     };
+
+    private static string? TlbProfile(AdviceResult result) =>
+        result.Baselines.FirstOrDefault(b => b.TlbProfile is not null)?.TlbProfile?.Name;
 
     private static SlotAdviceJson Slot(SlotAdvice slot) => new()
     {
@@ -90,6 +95,7 @@ public static class AdviceJson
         TlbInvalidations = m.TlbInvalidations,
         CleanedBytes = m.CleanedBytes,
         HostEstimatedNs = JsonReport.Ns(m.HostEstimatedNs),
+        GuestEstimatedNs = JsonReport.Ns(m.GuestEstimatedNs),
         EstimatedNs = JsonReport.Ns(m.EstimatedNs),
     };
 

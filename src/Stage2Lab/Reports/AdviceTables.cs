@@ -43,7 +43,7 @@ public static class AdviceTables
     public static ReportTable Suggestions(AdviceResult result)
     {
         var table = new ReportTable("Changes that lift them, each verified by running the changed scenario (most estimated time saved first)",
-            "#", "kind", "target", "policy", "faults", "leaves at the end", "page tables", "TLBIs", "estimated time", "saved");
+            "#", "kind", "target", "policy", "faults", "leaves at the end", "page tables", "TLBIs", "host time", "guest time (TLB)", "estimated time", "saved");
         for (int i = 0; i < result.Suggestions.Count; i++)
         {
             Suggestion s = result.Suggestions[i];
@@ -52,6 +52,8 @@ public static class AdviceTables
                 Arrow(Leaves(s.Before.Leaves, s.Before.Granule), Leaves(s.After.Leaves, s.After.Granule)),
                 Arrow(Format.Bytes(s.Before.TableBytes), Format.Bytes(s.After.TableBytes)),
                 Arrow(Format.Count(s.Before.TlbInvalidations), Format.Count(s.After.TlbInvalidations)),
+                Arrow(Format.Duration(s.Before.HostEstimatedNs), Format.Duration(s.After.HostEstimatedNs)),
+                Arrow(Format.Duration(s.Before.GuestEstimatedNs), Format.Duration(s.After.GuestEstimatedNs)),
                 Arrow(Format.Duration(s.Before.EstimatedNs), Format.Duration(s.After.EstimatedNs)),
                 Format.Duration(s.SavedNs));
         }
@@ -66,6 +68,9 @@ public static class AdviceTables
         if (result.Suggestions.Count == 0)
             table.Notes.Add("No change that was tried saved time.");
         int tried = result.Suggestions.Count + result.NotShown.Count;
+        table.Notes.Add(result.Baselines.FirstOrDefault(b => b.TlbProfile is not null)?.TlbProfile is { } tlb
+            ? $"Estimated time = host time (cost model) + guest translation time (TLB model, {tlb.Name}; docs/tlb-model.md)."
+            : "Estimated time = host time (cost model); the guest TLB model was off (--tlb off).");
         table.Notes.Add($"Tried {tried} change(s) in {result.Runs} runs ({result.Policies.Count} of the scenario as it is); {result.NotShown.Count} not shown:");
         foreach (TriedChange t in result.NotShown)
             table.Notes.Add($"  {ChangeKinds.Name(t.Change.Kind)} {AdviceText.Target(t.Change)} under {t.Policy}: {AdviceText.Reason(t)}");

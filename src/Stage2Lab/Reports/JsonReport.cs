@@ -102,6 +102,15 @@ public static class JsonReport
             FirstViolatingFault = run.FirstViolatingFault is { } f ? DecisionJson.ToValue(f) : null,
         } : null,
         Violations = [.. run.Violations.Select(Violation)],
+        Tlb = run.TlbProfile is { } tlb ? new TlbRunJson
+        {
+            Profile = tlb.Name,
+            Description = tlb.Description,
+            L2LookupCycles = tlb.L2LookupCycles,
+            WalkReferenceCycles = tlb.WalkReferenceCycles,
+            ClockGhz = tlb.ClockGhz,
+            Totals = TlbCountsJson.Of(run.TotalTlb ?? default, run.TotalEstimatedGuestNs),
+        } : null,
     };
 
     private static PhaseJson Phase(PhaseResult p) => new()
@@ -117,6 +126,7 @@ public static class JsonReport
         EstimatedNs = Ns(p.EstimatedNs),
         DirtyPagesHarvested = p.DirtyPagesHarvested,
         Refusals = [.. p.Refusals.Select(Refusal)],
+        Tlb = p.Tlb is { } tlb ? TlbCountsJson.Of(tlb, p.EstimatedGuestNs) : null,
     };
 
     private static RefusalJson Refusal(EventRefusal r) => new()

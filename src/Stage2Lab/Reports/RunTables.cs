@@ -78,6 +78,7 @@ public static class RunTables
             int phase = p;
             Row($"  {first.Phases[p].Name}", r => phase < r.Phases.Count ? r.Phases[phase].EstimatedNs : 0, Format.Duration);
         }
+        TlbTables.AddCompareRows(table, result, Row);
         if (result.Runs.Any(r => r.Violations.Count > 0))
         {
             table.Section();

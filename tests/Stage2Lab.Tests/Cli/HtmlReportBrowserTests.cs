@@ -43,6 +43,9 @@ public class HtmlReportBrowserTests
     zeroBars: [...document.querySelectorAll('svg.chart[data-chart=faults] rect')].filter(r => r.getAttribute('width') === '0').length,
     decisions: document.querySelectorAll('#decisions ~ div.decisions details').length,
     openDecisions: document.querySelectorAll('#decisions ~ div.decisions details[open]').length,
+    tlbCharts: [...document.querySelectorAll('svg.chart')].map(c => c.dataset.chart).filter(c => c.startsWith('tlb')),
+    tlbWalkBars: [...document.querySelectorAll('svg.chart[data-chart=tlb-walks] rect')].map(r => r.getBoundingClientRect().width),
+    tlbNote: [...document.querySelectorAll('#guest-tlb ~ p.note')].map(p => p.textContent).join(' '),
   };
   const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
 })();
@@ -136,7 +139,7 @@ public class HtmlReportBrowserTests
         Assert.True(m.GetProperty("mapRight").GetDouble() <= m.GetProperty("bodyRight").GetDouble() + 1, m.ToString());
         Assert.Contains("One policy: v6.18", m.GetProperty("subtitle").GetString());
         string[] sections = [.. m.GetProperty("sections").EnumerateArray().Select(s => s.GetString()!)];
-        Assert.Equal(["phases", "violations", "ipa-map", "charts", "decisions"], sections);
+        Assert.Equal(["phases", "violations", "ipa-map", "charts", "guest-tlb", "decisions"], sections);
         Assert.Equal(5, m.GetProperty("phaseRows").GetInt32()); // slot creation, two events, teardown, total
         Assert.Equal(2, m.GetProperty("violations").GetInt32());
         Assert.All(m.GetProperty("violationHeights").EnumerateArray(), h => Assert.True(h.GetDouble() > 10));
@@ -175,5 +178,29 @@ public class HtmlReportBrowserTests
         Assert.True(m.GetProperty("decisions").GetInt32() > 0, m.ToString());
         Assert.Equal(0, m.GetProperty("openDecisions").GetInt32());
         Assert.Equal(0, m.GetProperty("axisOverlaps").GetInt32());
+    }
+
+    [Fact]
+    public void The_guest_tlb_section_charts_what_v5_14_blocks_save_the_guest()
+    {
+        string dir = TempDir();
+        string report = Path.Combine(dir, "tlb.html");
+        var r = InProcess("compare", Path.Combine(RepoPaths.Examples, "gpu-32g-bar-aligned.yaml"), "--policies", "v5.13", "v5.14", "--report", report);
+        Assert.Equal(0, r.Code);
+        Screenshot(report, 800);
+        JsonElement m = Measure(report, 800);
+        Assert.True(m.GetProperty("pageWidth").GetDouble() <= 800, m.ToString());
+        string[] sections = [.. m.GetProperty("sections").EnumerateArray().Select(s => s.GetString()!)];
+        Assert.Equal(["compare", "ipa-map", "charts", "guest-tlb", "decisions"], sections);
+        Assert.Equal(["tlb-walks", "tlb-refs", "tlb-time", "tlb-phase-time"], m.GetProperty("tlbCharts").EnumerateArray().Select(c => c.GetString()!));
+        double[] walks = [.. m.GetProperty("tlbWalkBars").EnumerateArray().Select(w => w.GetDouble())];
+        Assert.Equal(2, walks.Length);
+        Assert.True(walks[1] < walks[0] && walks[1] > 0, $"v5.14's bar {walks[1]} px, v5.13's {walks[0]} px");
+        Assert.Contains("walker.memRefs × 30 cycles", m.GetProperty("tlbNote").GetString());
+
+        // With the model off the section is not there.
+        string off = Path.Combine(dir, "off.html");
+        Assert.Equal(0, InProcess("compare", Path.Combine(RepoPaths.Examples, "device-reset-zap.yaml"), "--tlb", "off", "--report", off).Code);
+        Assert.DoesNotContain("id=\"guest-tlb\"", File.ReadAllText(off));
     }
 }

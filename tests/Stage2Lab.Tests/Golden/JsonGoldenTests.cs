@@ -32,7 +32,8 @@ public class JsonGoldenTests
     [Fact]
     public void Compare_json_of_the_hugetlb_example()
     {
-        ScenarioResult result = ScenarioRunner.RunAll(Example(), ["v5.13", "v6.18"]);
+        // As the CLI's compare runs it: with the guest TLB model on (--tlb neoverse-n1, the default).
+        ScenarioResult result = ScenarioRunner.RunAll(Example(), ["v5.13", "v6.18"], new RunOptions { Tlb = Simulation.Tlb.TlbProfiles.NeoverseN1 });
         AssertGolden("compare-ram-hugetlb-1g.json", JsonReport.Render(result, "compare"));
     }
 

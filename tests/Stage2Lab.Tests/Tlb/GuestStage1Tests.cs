@@ -117,4 +117,20 @@ public class GuestStage1Tests
         GuestProblem p = Assert.Single(problems);
         Assert.Contains("above the start level 2", p.Message);
     }
+
+    [Fact]
+    public void Thousands_of_memslot_ranges_are_merged_closest_first_into_the_regions_the_model_keeps()
+    {
+        // 1,000 4K slots 64K apart, and one far away: the far one keeps its own region, the rest merge.
+        var ranges = Enumerable.Range(0, 1000).Select(i => (G + (ulong)i * 64 * K, 4 * K)).Reverse().ToList();
+        ranges.Add((64 * G, 2 * M));
+        GuestStage1 g = GuestStage1.Identity(Granule.Size4K, 48, ranges, 40);
+
+        Assert.Equal(GuestStage1.MaxRegions, g.Regions.Count);
+        Assert.Contains(g.Regions, r => r.Ipa == 64 * G && r.SizeBytes == 2 * M);
+        foreach (var (ipa, _) in ranges)
+            Assert.True(g.FindIpa(ipa, out ulong va) >= 0 && va == ipa, $"{ipa:x} unmapped");
+        // Tables stay at the first range the scenario lists.
+        Assert.Equal(G + 999 * 64 * K, g.TablesIpa);
+    }
 }

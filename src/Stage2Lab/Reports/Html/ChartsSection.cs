@@ -27,9 +27,9 @@ internal sealed class ChartsSection : IReportSection
         PerPolicy(html, "Page-table memory at the end", result, run => run.Final.TableBytes, v => Format.Bytes(v));
     }
 
-    private static string Colour(int run) => Html.PolicyColours[run % Html.PolicyColours.Length];
+    internal static string Colour(int run) => Html.PolicyColours[run % Html.PolicyColours.Length];
 
-    private static void PerPhase(StringBuilder html, string id, string title, ScenarioResult result, Func<PolicyRun, int, double> value, Func<double, string> label)
+    internal static void PerPhase(StringBuilder html, string id, string title, ScenarioResult result, Func<PolicyRun, int, double> value, Func<double, string> label)
     {
         PolicyRun first = result.Runs[0];
         double Value(PolicyRun run, int p) => p < run.Phases.Count ? value(run, p) : 0;
@@ -63,13 +63,13 @@ internal sealed class ChartsSection : IReportSection
         html.Append("</svg>\n");
     }
 
-    private static void PerPolicy(StringBuilder html, string title, ScenarioResult result, Func<PolicyRun, double> value, Func<double, string> label)
+    internal static void PerPolicy(StringBuilder html, string title, ScenarioResult result, Func<PolicyRun, double> value, Func<double, string> label, string id = "tables")
     {
         double max = result.Runs.Max(value);
         const int rowHeight = 20;
         int width = Left + ChartWidth + LabelRoom, height = result.Runs.Count * rowHeight + 6;
         html.Append("<h3>").Append(Html.E(title)).Append("</h3>\n");
-        html.Append($"<svg class=\"chart\" data-chart=\"tables\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" xmlns=\"http://www.w3.org/2000/svg\">\n");
+        html.Append($"<svg class=\"chart\" data-chart=\"{id}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" xmlns=\"http://www.w3.org/2000/svg\">\n");
         int y = 3;
         for (int r = 0; r < result.Runs.Count; r++)
         {

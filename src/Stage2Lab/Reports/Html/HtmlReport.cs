@@ -13,7 +13,7 @@ public interface IReportSection
 /// One self-contained HTML page (no scripts, no network) made of sections, in the order of
 /// <see cref="Sections"/>: the summary (a single run's phase table, or the comparison), the invariant
 /// violations, an IPA map per policy (every stage-2 leaf to scale over an address axis, with memslot and VMA
-/// edges), charts, the representative decisions, and the explained fault. A new kind of result adds its own
+/// edges), charts, the guest TLB model's charts, the representative decisions, and the explained fault. A new kind of result adds its own
 /// section class and one line to <see cref="Sections"/>.
 /// </summary>
 public static class HtmlReport
@@ -25,6 +25,7 @@ public static class HtmlReport
         new ViolationsSection(),
         new IpaMapSection(),
         new ChartsSection(),
+        new GuestTlbSection(),
         new DecisionsSection(),
         new ExplainedSection(),
     ];

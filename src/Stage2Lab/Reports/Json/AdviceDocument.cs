@@ -25,8 +25,12 @@ public sealed class AdviceDocument
 
     public required IReadOnlyList<string> Policies { get; init; }
 
-    /// <summary>What estimatedNs and savedNs count (AdviceTime): "host", the host's estimated time.</summary>
+    /// <summary>What estimatedNs and savedNs count (AdviceTime): "host", the host's estimated time, or "host+guest" with
+    /// the guest's estimated translation time under the TLB model added.</summary>
     public required string Time { get; init; }
+
+    /// <summary>The guest TLB profile the runs used (--tlb); absent with --tlb off.</summary>
+    public string? TlbProfile { get; init; }
 
     /// <summary>Runs made: one per policy as it is, one per change tried under a policy.</summary>
     public required int Runs { get; init; }
@@ -142,6 +146,9 @@ public sealed class RunMetricsJson
     public required long CleanedBytes { get; init; }
 
     public required long HostEstimatedNs { get; init; }
+
+    /// <summary>The guest's estimated translation time under the TLB model (0 with --tlb off).</summary>
+    public required long GuestEstimatedNs { get; init; }
 
     public required long EstimatedNs { get; init; }
 }

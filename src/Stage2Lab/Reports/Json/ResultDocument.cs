@@ -81,6 +81,9 @@ public sealed class PolicyRunJson
 
     /// <summary>Invariant violations found (with the checker on; else empty).</summary>
     public required IReadOnlyList<ViolationJson> Violations { get; init; }
+
+    /// <summary>The guest TLB model (docs/tlb-model.md): profile, assumptions, the run's counts; absent with --tlb off.</summary>
+    public TlbRunJson? Tlb { get; init; }
 }
 
 /// <summary>One phase: slot creation, a timeline event, or teardown.</summary>
@@ -111,6 +114,9 @@ public sealed class PhaseJson
 
     /// <summary>ioctls the kernel (or the host) refused.</summary>
     public required IReadOnlyList<RefusalJson> Refusals { get; init; }
+
+    /// <summary>The guest TLB model's counts for the phase; absent with --tlb off.</summary>
+    public TlbCountsJson? Tlb { get; init; }
 }
 
 /// <summary>Faults by outcome.</summary>

@@ -18,6 +18,9 @@ public sealed class AdviceOptions
 
     public int MaxChangesPerPolicy { get; init; } = DefaultMaxChangesPerPolicy;
 
+    /// <summary>The guest TLB model's profile for every run (null: off; the time is then the host's alone).</summary>
+    public Tlb.TlbProfile? Tlb { get; init; }
+
     /// <summary>Where the scenario's items came from (an imported scenario's comments).</summary>
     public ScenarioSources Sources { get; init; } = ScenarioSources.None;
 

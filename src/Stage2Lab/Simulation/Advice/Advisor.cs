@@ -158,7 +158,7 @@ public static class Advisor
             Job job = jobs[i];
             try
             {
-                results[i] = new JobResult(ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions }), null, null);
+                results[i] = new JobResult(ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions, Tlb = options.Tlb }), null, null);
             }
             catch (ScenarioException ex) when (!job.CaptureDecisions)
             {

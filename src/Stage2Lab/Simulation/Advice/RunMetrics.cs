@@ -6,7 +6,7 @@ namespace Stage2Lab.Simulation.Advice;
 
 /// <summary>
 /// What a suggestion is judged by, before and after: faults, live leaves by level and page-table memory at the end
-/// of the timeline, TLB invalidations, bytes cleaned to PoC, and the estimated time (<see cref="AdviceTime"/>).
+/// of the timeline, TLB invalidations, bytes cleaned to PoC, the estimated host and guest (TLB model) times, and their sum (<see cref="AdviceTime"/>).
 /// </summary>
 public sealed record RunMetrics(
     Granule Granule,
@@ -21,6 +21,7 @@ public sealed record RunMetrics(
     long TlbInvalidations,
     long CleanedBytes,
     double HostEstimatedNs,
+    double GuestEstimatedNs,
     double EstimatedNs)
 {
     public static RunMetrics Of(PolicyRun run)
@@ -40,6 +41,7 @@ public sealed record RunMetrics(
             events.TlbiTotal,
             events[Stage2Counter.DcacheCleanBytes],
             run.TotalEstimatedNs,
+            run.TotalEstimatedGuestNs,
             AdviceTime.Ns(run));
     }
 

@@ -21,6 +21,9 @@ public sealed record RunOptions
     /// <summary>With <see cref="Check"/>: stop at the first violation.</summary>
     public bool StopOnViolation { get; init; }
 
+    /// <summary>The guest TLB model's profile (docs/tlb-model.md); null: the model is off.</summary>
+    public Tlb.TlbProfile? Tlb { get; init; }
+
     /// <summary>Called with (accesses done, accesses in the whole run) every 65,536 accesses.</summary>
     public Action<long, long>? Progress { get; init; }
 }

@@ -4,6 +4,7 @@ using Stage2Lab.PageTables;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
 using Stage2Lab.Simulation.Playback;
+using Stage2Lab.Simulation.Tlb;
 
 namespace Stage2Lab.Simulation.Runs;
 
@@ -35,6 +36,12 @@ public sealed class PhaseResult
     public long DirtyPagesHarvested { get; set; }
 
     public ulong Accesses { get; set; }
+
+    /// <summary>What the guest's TLBs and walker did in the phase (null: the TLB model was off).</summary>
+    public TlbCounters? Tlb { get; set; }
+
+    /// <summary>Estimated guest translation time of the phase under <see cref="PolicyRun.TlbProfile"/> (0 when off).</summary>
+    public double EstimatedGuestNs { get; set; }
 }
 
 /// <summary>A run of consecutive leaves of one size, for the IPA map.</summary>
@@ -162,6 +169,26 @@ public sealed class PolicyRun
     }
 
     public double TotalEstimatedNs => Phases.Sum(p => p.EstimatedNs);
+
+    /// <summary>The TLB profile the guest model ran with; null: the model was off (--tlb off).</summary>
+    public TlbProfile? TlbProfile { get; set; }
+
+    /// <summary>The guest TLB counters of the whole run; null when the model was off.</summary>
+    public TlbCounters? TotalTlb
+    {
+        get
+        {
+            if (TlbProfile is null)
+                return null;
+            TlbCounters sum = default;
+            foreach (PhaseResult p in Phases)
+                sum += p.Tlb ?? default;
+            return sum;
+        }
+    }
+
+    /// <summary>Estimated guest translation time of the whole run (0 when the model was off).</summary>
+    public double TotalEstimatedGuestNs => Phases.Sum(p => p.EstimatedGuestNs);
 }
 
 /// <summary>A scenario under every policy asked for.</summary>

@@ -40,6 +40,9 @@ public static class ScenarioRunner
         DecisionCollector? decisions = options.CaptureDecisions ? new DecisionCollector(profile) : null;
         if (decisions is not null)
             observers.Add(decisions);
+        GuestTlbObserver? tlb = options.Tlb is { } tlbProfile ? new GuestTlbObserver(tlbProfile, GuestTlbObserver.GuestOf(scenario)) : null;
+        if (tlb is not null)
+            observers.Add(tlb);
         var control = new PlaybackControl();
         InvariantRunChecker? checker = options.Check ? new InvariantRunChecker(options.MaxViolations, options.StopOnViolation ? control : null) : null;
         if (checker is not null)
@@ -58,6 +61,7 @@ public static class ScenarioRunner
         });
         player.Play(observers);
 
+        tlb?.Complete(run);
         if (decisions is not null)
             run.Decisions.AddRange(decisions.Groups());
         if (checker is not null)

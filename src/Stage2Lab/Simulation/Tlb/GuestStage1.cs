@@ -140,7 +140,7 @@ public sealed class GuestStage1
     public static GuestStage1 Identity(Granule granule, int vaBits, IEnumerable<(ulong Ipa, ulong SizeBytes)> ranges, int ipaBits,
         GuestMapping mapping = GuestMapping.Pages, ulong? tablesIpa = null)
     {
-        var regions = new List<GuestRegion>();
+        var spans = new List<(ulong Start, ulong End)>();
         ulong ipaLimit = 1UL << ipaBits;
         foreach (var (ipa, size) in ranges)
         {
@@ -151,8 +151,18 @@ public sealed class GuestStage1
             ulong page = granule.PageSize;
             ulong start = (ipa + page - 1) & ~(page - 1);
             ulong end = Math.Min(size > ipaLimit - ipa ? ipaLimit : ipa + size, ipaLimit) & ~(page - 1);
-            if (end <= start)
-                continue;
+            if (end > start)
+                spans.Add((start, end));
+        }
+        ulong defaultTables = spans.Count > 0 ? spans[0].Start : 0;
+        // Each span may become a head, a body and a tail.
+        int maxSpans = mapping == GuestMapping.Pages ? MaxRegions : MaxRegions / 3;
+        if (spans.Count > maxSpans)
+            spans = Coalesce(spans, maxSpans);
+
+        var regions = new List<GuestRegion>();
+        foreach (var (start, end) in spans)
+        {
             ulong span = 1UL << mapping.EntryShift(granule);
             ulong bodyStart = Math.Min((start + span - 1) & ~(span - 1), end);
             ulong bodyEnd = Math.Max(end & ~(span - 1), bodyStart);
@@ -168,7 +178,7 @@ public sealed class GuestStage1
                 Add(regions, name, start, end, GuestMapping.Pages);
             }
         }
-        ulong tables = tablesIpa ?? (regions.Count > 0 ? regions[0].Ipa : 0);
+        ulong tables = tablesIpa ?? defaultTables;
         return Create(granule, vaBits, regions, tables, ipaBits);
 
         static void Add(List<GuestRegion> into, string name, ulong start, ulong end, GuestMapping m)
@@ -176,6 +186,36 @@ public sealed class GuestStage1
             if (end > start)
                 into.Add(new GuestRegion(name, start, start, end - start, m));
         }
+    }
+
+    /// <summary>
+    /// More memslot ranges than the model keeps regions (thousands of small slots): the ranges are sorted and the
+    /// closest neighbours merged, gap included, until <paramref name="maxSpans"/> remain. A guest access never
+    /// lands in a gap (no memslot is there), so only the stage-1 table layout notices. O(n log n).
+    /// </summary>
+    private static List<(ulong Start, ulong End)> Coalesce(List<(ulong Start, ulong End)> spans, int maxSpans)
+    {
+        var sorted = spans.OrderBy(s => s.Start).ToList();
+        var gaps = new ulong[sorted.Count - 1];
+        for (int i = 0; i < gaps.Length; i++)
+            gaps[i] = sorted[i + 1].Start > sorted[i].End ? sorted[i + 1].Start - sorted[i].End : 0;
+        ulong[] order = [.. gaps];
+        Array.Sort(order);
+        // Merge every gap below the threshold, and gaps equal to it (leftmost first) until few enough remain.
+        int merges = sorted.Count - maxSpans;
+        ulong threshold = order[merges - 1];
+        int atThreshold = merges - Array.IndexOf(order, threshold); // sorted: the index counts the smaller gaps
+        var merged = new List<(ulong Start, ulong End)> { sorted[0] };
+        for (int i = 1; i < sorted.Count; i++)
+        {
+            ulong gap = gaps[i - 1];
+            bool merge = gap < threshold || (gap == threshold && atThreshold-- > 0);
+            if (merge)
+                merged[^1] = (merged[^1].Start, Math.Max(merged[^1].End, sorted[i].End));
+            else
+                merged.Add(sorted[i]);
+        }
+        return merged;
     }
 
     // ---- lookups the walk uses ----

@@ -29,7 +29,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     private readonly int[] _dtbFit = new int[64];
     private readonly int[] _l2Fit = new int[64];
     private readonly Stage2LeafMemo _stage2Leaves;
-    private const int PathMemoEntries = 1024;
+    private const int PathMemoEntries = 8192;
     private readonly ulong[] _pathKeys = new ulong[PathMemoEntries];
     private readonly int[] _pathGenerations = new int[PathMemoEntries];
     private readonly int[] _pathCosts = new int[PathMemoEntries];

@@ -96,19 +96,37 @@ internal sealed class TlbArray
     {
         ulong tag = Tag(address, kind, shift);
         int first = (int)((address >> shift) & _setMask) * _ways;
-        int way = WayOf(first, tag);
+        // One pass over the set: the way holding the tag, else the first empty way, else the least recently used.
+        ulong[] tags = _tags;
+        long[] stamps = _stamps;
+        int empty = -1, oldest = first;
+        for (int i = first; i < first + _ways; i++)
+        {
+            ulong t = tags[i];
+            if (t == tag)
+            {
+                stamps[i] = ++_clock;
+                return;
+            }
+            if (t == 0)
+            {
+                if (empty < 0)
+                    empty = i;
+            }
+            else if (stamps[i] < stamps[oldest] || tags[oldest] == 0)
+            {
+                oldest = i;
+            }
+        }
+        int way = empty;
         if (way < 0)
         {
-            way = WayOf(first, 0UL);
-            if (way < 0)
-            {
-                way = OldestWay(first);
-                Forget(_tags[first + way]);
-            }
-            _tags[first + way] = tag;
-            Remember(tag);
+            way = oldest;
+            Forget(tags[way]);
         }
-        _stamps[first + way] = ++_clock;
+        tags[way] = tag;
+        Remember(tag);
+        stamps[way] = ++_clock;
     }
 
     /// <summary>Removes every entry of the kinds in <paramref name="kindMask"/> (bit = 1 &lt;&lt; kind); returns how many.</summary>
@@ -253,21 +271,6 @@ internal sealed class TlbArray
                 return true;
         }
         return false;
-    }
-
-    private int OldestWay(int first)
-    {
-        int oldest = 0;
-        long stamp = _stamps[first];
-        for (int w = 1; w < _ways; w++)
-        {
-            if (_stamps[first + w] < stamp)
-            {
-                stamp = _stamps[first + w];
-                oldest = w;
-            }
-        }
-        return oldest;
     }
 
     private static int KindOf(ulong tag) => (int)(tag >> ShiftBits) & (KindCount - 1);

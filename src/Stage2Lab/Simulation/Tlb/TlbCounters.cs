@@ -121,6 +121,20 @@ public struct TlbCounters
 
     public readonly long PageSizeCount(int sizeShift) => PageSizeStat(sizeShift) is { } s ? this[s] : 0;
 
+    /// <summary>log2 of the size a pageSizes bucket counts (the inverse of <see cref="PageSizeStat"/>).</summary>
+    public static int SizeShift(TlbStat pageSize) => pageSize switch
+    {
+        TlbStat.PageSize4K => 12,
+        TlbStat.PageSize16K => 14,
+        TlbStat.PageSize64K => 16,
+        TlbStat.PageSize2M => 21,
+        TlbStat.PageSize32M => 25,
+        TlbStat.PageSize512M => 29,
+        TlbStat.PageSize1G => 30,
+        TlbStat.PageSize16G => 34,
+        _ => throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, "not a pageSizes bucket"),
+    };
+
     /// <summary>The pageSizes bucket for an entry of 2^<paramref name="sizeShift"/> bytes.</summary>
     public static TlbStat? PageSizeStat(int sizeShift) => sizeShift switch
     {
