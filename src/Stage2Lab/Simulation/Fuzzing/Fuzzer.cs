@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CsCheck;
 using Stage2Lab.Kvm;
+using Stage2Lab.Simulation.Campaigns;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Runs;
@@ -39,6 +40,18 @@ public sealed class FuzzOptions
 
     /// <summary>Called now and then with (events so far, event budget or 0).</summary>
     public Action<long, long>? Progress { get; init; }
+
+    /// <summary>
+    /// Stop after this many cases (0: no limit). A campaign with a case budget and no event or time budget is one
+    /// that <see cref="Shard"/> can split: its cases are fixed in advance.
+    /// </summary>
+    public long MaxCases { get; init; }
+
+    /// <summary>Which part of the cases to run: a contiguous block of the <see cref="MaxCases"/> cases (whole by default).</summary>
+    public Shard Shard { get; init; } = Shard.Whole;
+
+    /// <summary>Cases run at once, on as many threads; the result is the one a single thread gives.</summary>
+    public int Jobs { get; init; } = 1;
 }
 
 /// <summary>A violation the fuzzer found, shrunk to a small scenario that `s2lab check` reproduces.</summary>
@@ -52,8 +65,16 @@ public sealed record FuzzFinding(
     int EventsAfterShrinking,
     TimeSpan ShrinkTime);
 
+/// <summary>
+/// A campaign's outcome. <see cref="Cases"/> and <see cref="Events"/> count from <see cref="FirstCase"/> (0 unless
+/// a shard) up to and including the violating case (in it: up to the violation), as a single thread counts them.
+/// </summary>
 public sealed record FuzzReport(string Policy, ulong Seed, FuzzLayout Layout, long Cases, long Events, TimeSpan Elapsed, FuzzFinding? Finding)
 {
+    /// <summary>The index of the first case run (a shard's first; 0 for a whole campaign).</summary>
+    public long FirstCase { get; init; }
+
+
     public double EventsPerSecond => Elapsed.TotalSeconds > 0 ? Events / Elapsed.TotalSeconds : 0;
 }
 
@@ -67,38 +88,70 @@ public static class Fuzzer
 {
     public static FuzzReport Run(FuzzOptions options)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Jobs, 1);
+        if (!options.Shard.IsWhole && (options.MaxCases <= 0 || options.MaxEvents > 0 || options.Seconds > 0))
+            throw new CampaignException("a fuzz shard needs a campaign of a fixed number of cases (--cases N) and no --events or --seconds: only then is each part's share of the cases known in advance");
         Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
+        var (firstCase, endCase) = options.MaxCases > 0 ? options.Shard.Range(options.MaxCases) : (0, long.MaxValue);
         var clock = Stopwatch.StartNew();
         long events = 0, cases = 0;
         long nextProgress = 0;
+        // Cases are generated and run a window at a time, on every job, then taken in index order exactly as one
+        // thread takes them: the budgets are checked before each case, and the first violation ends the campaign,
+        // so what was run beyond it in the same window is dropped unseen.
+        int window = options.Jobs == 1 ? 1 : options.Jobs * 16;
+        var outcomes = new (CaseChoice Choice, Size Size, Outcome Outcome)[window];
+        long next = firstCase;
         while (true)
         {
-            if (options.MaxEvents > 0 && events >= options.MaxEvents)
+            long count = Math.Min(window, endCase - next);
+            if (count <= 0 || Stopped(options, events, clock))
                 break;
-            if (options.Seconds > 0 && clock.Elapsed.TotalSeconds >= options.Seconds)
-                break;
-            var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)cases);
-            CaseChoice choice = gen.Generate(pcg, null, out Size size);
-            Outcome outcome = Execute(choice, options);
-            events += outcome.Events;
-            cases++;
-            if (outcome.Violation is not null)
+            long windowStart = next;
+            if (count == 1)
+                outcomes[0] = Case(gen, options, windowStart);
+            else
+                Parallel.For(0, (int)count, new ParallelOptions { MaxDegreeOfParallelism = options.Jobs }, i => outcomes[i] = Case(gen, options, windowStart + i));
+            for (int i = 0; i < count; i++)
             {
-                TimeSpan found = clock.Elapsed;
-                var shrinkClock = Stopwatch.StartNew();
-                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
-                Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
-                var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, cases - 1, events, found,
-                    choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
-                return new FuzzReport(options.Policy, options.Seed, options.Layout, cases, events, found, finding);
+                if (i > 0 && Stopped(options, events, clock))
+                    return Report(options, firstCase, cases, events, clock.Elapsed, null);
+                var (choice, size, outcome) = outcomes[i];
+                events += outcome.Events;
+                cases++;
+                if (outcome.Violation is not null)
+                {
+                    TimeSpan found = clock.Elapsed;
+                    var shrinkClock = Stopwatch.StartNew();
+                    (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
+                    Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
+                    var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, windowStart + i, events, found,
+                        choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
+                    return Report(options, firstCase, cases, events, found, finding);
+                }
+                if (options.Progress is not null && events >= nextProgress)
+                {
+                    options.Progress(events, options.MaxEvents);
+                    nextProgress = events + 20_000;
+                }
             }
-            if (options.Progress is not null && events >= nextProgress)
-            {
-                options.Progress(events, options.MaxEvents);
-                nextProgress = events + 20_000;
-            }
+            next += count;
         }
-        return new FuzzReport(options.Policy, options.Seed, options.Layout, cases, events, clock.Elapsed, null);
+        return Report(options, firstCase, cases, events, clock.Elapsed, null);
+    }
+
+    private static FuzzReport Report(FuzzOptions options, long firstCase, long cases, long events, TimeSpan elapsed, FuzzFinding? finding) =>
+        new(options.Policy, options.Seed, options.Layout, cases, events, elapsed, finding) { FirstCase = firstCase };
+
+    private static bool Stopped(FuzzOptions options, long events, Stopwatch clock) =>
+        (options.MaxEvents > 0 && events >= options.MaxEvents) || (options.Seconds > 0 && clock.Elapsed.TotalSeconds >= options.Seconds);
+
+    /// <summary>Case <paramref name="index"/> of the campaign: its own generator state, so any thread may run it.</summary>
+    private static (CaseChoice, Size, Outcome) Case(Gen<CaseChoice> gen, FuzzOptions options, long index)
+    {
+        var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index);
+        CaseChoice choice = gen.Generate(pcg, null, out Size size);
+        return (choice, size, Execute(choice, options));
     }
 
     private readonly record struct Outcome(InvariantViolation? Violation, long Events, int EventNumber);
