@@ -69,7 +69,7 @@ public static class SweepChart
             throw new CampaignException($"the chart would draw {series.Count} lines (policies × the other keys' values); at most {MaxSeries}: plot fewer values or policies");
         var others = series.Select(s => s.Others).Distinct().ToList();
         double yMax = series.Count == 0 ? 0 : series.Max(s => s.Points.Count == 0 ? 0 : s.Points.Max(p => p.Y));
-        double yStep = NiceStep(yMax <= 0 ? 1 : yMax / 5);
+        double yStep = NiceStep(yMax <= 0 ? 1 : yMax / 5, binary: unit.Unit == MetricUnit.Bytes);
         double yTop = Math.Max(yStep, Math.Ceiling(yMax / yStep) * yStep);
 
         double Px(double x) => Left + (x - xMin) / (xMax - xMin) * PlotWidth;
@@ -93,8 +93,10 @@ public static class SweepChart
             svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{py}\" x2=\"{Left + PlotWidth}\" y2=\"{py}\" stroke=\"#e3e3e3\"/>");
             svg.Append(CultureInfo.InvariantCulture, $"<text class=\"tick-label\" x=\"{Left - 6}\" y=\"{N(Py(y) + 4)}\" font-size=\"12\" text-anchor=\"end\">{E(Label(y))}</text>\n");
         }
-        // x ticks at the axis's own values, at most seven, first and last always
-        var ticks = TickValues(axis.Values.OrderBy(X).ToList(), 7);
+        // x ticks at the axis's own values, first and last always, as many as fit side by side (about 7 px a
+        // character at 12 px, and a gap)
+        int widest = axis.Values.Max(v => Short(v, axis.Notation).Length);
+        var ticks = TickValues(axis.Values.OrderBy(X).ToList(), Math.Clamp((int)(PlotWidth / (widest * 7.5 + 24)), 2, 9));
         foreach (string t in ticks)
         {
             string px = N(Px(X(t)));
@@ -115,7 +117,10 @@ public static class SweepChart
             string dash = Dashes[others.IndexOf(other) % Dashes.Length];
             string dashAttr = dash.Length == 0 ? "" : $" stroke-dasharray=\"{dash}\"";
             string name = other.Length == 0 ? policy : $"{policy}, {other}";
-            svg.Append(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-policy=\"{E(policy)}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dashAttr} points=\"");
+            // Policies often agree: each is drawn narrower than the one before, so lines that coincide show as
+            // nested stripes of their colours instead of the last one hiding the others.
+            string width = N(1.5 + 2.0 * (result.Policies.Count - 1 - Math.Max(0, result.Policies.ToList().IndexOf(policy))));
+            svg.Append(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-policy=\"{E(policy)}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-linejoin=\"round\"{dashAttr} points=\"");
             svg.AppendJoin(' ', points.Select(p => N(Px(p.X)) + "," + N(Py(p.Y))));
             svg.Append("\"/>\n");
             if (points.Count <= 64)
@@ -125,7 +130,7 @@ public static class SweepChart
                 svg.Append('\n');
             }
             int lx = Left + PlotWidth + 16;
-            legend.Append(CultureInfo.InvariantCulture, $"<line x1=\"{lx}\" y1=\"{legendY}\" x2=\"{lx + 26}\" y2=\"{legendY}\" stroke=\"{colour}\" stroke-width=\"2\"{dashAttr}/>");
+            legend.Append(CultureInfo.InvariantCulture, $"<line x1=\"{lx}\" y1=\"{legendY}\" x2=\"{lx + 26}\" y2=\"{legendY}\" stroke=\"{colour}\" stroke-width=\"{width}\"{dashAttr}/>");
             legend.Append(CultureInfo.InvariantCulture, $"<text class=\"legend-label\" x=\"{lx + 32}\" y=\"{legendY + 4}\" font-size=\"12\">{E(name)}</text>\n");
             legendY += 18;
         }
@@ -168,9 +173,11 @@ public static class SweepChart
         return [.. picks.Select(i => sorted[i])];
     }
 
-    /// <summary>1, 2 or 5 times a power of ten, at least <paramref name="rough"/>.</summary>
-    private static double NiceStep(double rough)
+    /// <summary>1, 2 or 5 times a power of ten (bytes: a power of two, so ticks read 256 MiB, 1 GiB), at least <paramref name="rough"/>.</summary>
+    private static double NiceStep(double rough, bool binary)
     {
+        if (binary)
+            return Math.Pow(2, Math.Ceiling(Math.Log2(rough)));
         double power = Math.Pow(10, Math.Floor(Math.Log10(rough)));
         foreach (double f in new[] { 1.0, 2.0, 5.0, 10.0 })
         {
