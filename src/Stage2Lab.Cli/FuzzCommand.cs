@@ -154,7 +154,7 @@ internal static class FuzzCommand
         double maxSeconds = seconds ?? 0;
         long maxCases = cases ?? 0;
         if (maxEvents < 0 || maxSeconds < 0 || !double.IsFinite(maxSeconds) || maxCases < 0)
-            throw new UsageException("--events, --seconds and --cases must be finite and not negative");
+            throw new UsageException("--events and --cases must not be negative, and --seconds must be finite and not negative");
         if (maxEvents == 0 && maxSeconds == 0 && maxCases == 0)
             throw new UsageException("give --events, --seconds or --cases (or several) above 0: a campaign needs an end");
         return (maxEvents, maxSeconds, maxCases);

@@ -96,48 +96,141 @@ public static class Fuzzer
         var clock = Stopwatch.StartNew();
         long events = 0, cases = 0;
         long nextProgress = 0;
-        // Cases are generated and run a window at a time, on every job, then taken in index order exactly as one
-        // thread takes them: the budgets are checked before each case, and the first violation ends the campaign,
-        // so what was run beyond it in the same window is dropped unseen.
-        int window = options.Jobs == 1 ? 1 : options.Jobs * 16;
-        var outcomes = new (CaseChoice Choice, Size Size, Outcome Outcome)[window];
-        long next = firstCase;
-        while (true)
+        // Cases are run ahead on every job and then taken in index order exactly as one thread takes them: the
+        // budgets are checked before each case, and the first violation ends the campaign, so what was run
+        // beyond it is dropped unseen.
+        using var ahead = options.Jobs > 1 ? new CasePipeline(gen, options, firstCase, endCase) : null;
+        for (long index = firstCase; index < endCase; index++)
         {
-            long count = Math.Min(window, endCase - next);
-            if (count <= 0 || Stopped(options, events, clock))
+            if (Stopped(options, events, clock))
                 break;
-            long windowStart = next;
-            if (count == 1)
-                outcomes[0] = Case(gen, options, windowStart);
-            else
-                Parallel.For(0, (int)count, new ParallelOptions { MaxDegreeOfParallelism = options.Jobs }, i => outcomes[i] = Case(gen, options, windowStart + i));
-            for (int i = 0; i < count; i++)
+            var (choice, size, outcome) = ahead is null ? Case(gen, options, index) : ahead.Take(index);
+            events += outcome.Events;
+            cases++;
+            if (outcome.Violation is not null)
             {
-                if (i > 0 && Stopped(options, events, clock))
-                    return Report(options, firstCase, cases, events, clock.Elapsed, null);
-                var (choice, size, outcome) = outcomes[i];
-                events += outcome.Events;
-                cases++;
-                if (outcome.Violation is not null)
-                {
-                    TimeSpan found = clock.Elapsed;
-                    var shrinkClock = Stopwatch.StartNew();
-                    (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
-                    Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
-                    var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, windowStart + i, events, found,
-                        choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
-                    return Report(options, firstCase, cases, events, found, finding);
-                }
-                if (options.Progress is not null && events >= nextProgress)
-                {
-                    options.Progress(events, options.MaxEvents);
-                    nextProgress = events + 20_000;
-                }
+                ahead?.Dispose();
+                TimeSpan found = clock.Elapsed;
+                var shrinkClock = Stopwatch.StartNew();
+                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
+                Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
+                var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, index, events, found,
+                    choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
+                return Report(options, firstCase, cases, events, found, finding);
             }
-            next += count;
+            if (options.Progress is not null && events >= nextProgress)
+            {
+                options.Progress(events, options.MaxEvents);
+                nextProgress = events + 20_000;
+            }
         }
         return Report(options, firstCase, cases, events, clock.Elapsed, null);
+    }
+
+    /// <summary>
+    /// Runs cases ahead of the campaign on <see cref="FuzzOptions.Jobs"/> threads, each claiming the next index,
+    /// at most a window ahead of the case the campaign takes (so a violation wastes little). Taking case i waits
+    /// for its outcome; nothing else is shared between the threads.
+    /// </summary>
+    private sealed class CasePipeline : IDisposable
+    {
+        private readonly Gen<CaseChoice> _gen;
+        private readonly FuzzOptions _options;
+        private readonly long _end;
+        private readonly (CaseChoice, Size, Outcome)[] _slots;
+        private readonly long[] _ready;
+        private readonly Thread[] _threads;
+        private readonly object _gate = new();
+        private long _nextClaim;
+        private long _taken;
+        private bool _stop;
+        private Exception? _failure;
+
+        public CasePipeline(Gen<CaseChoice> gen, FuzzOptions options, long first, long end)
+        {
+            _gen = gen;
+            _options = options;
+            _end = end;
+            _nextClaim = first;
+            _taken = first;
+            _slots = new (CaseChoice, Size, Outcome)[options.Jobs * 32];
+            _ready = new long[_slots.Length];
+            Array.Fill(_ready, -1);
+            _threads = new Thread[options.Jobs];
+            for (int t = 0; t < _threads.Length; t++)
+            {
+                _threads[t] = new Thread(Work) { IsBackground = true, Name = $"fuzz case runner {t + 1}" };
+                _threads[t].Start();
+            }
+        }
+
+        public (CaseChoice, Size, Outcome) Take(long index)
+        {
+            int slot = (int)(index % _slots.Length);
+            lock (_gate)
+            {
+                while (Volatile.Read(ref _ready[slot]) != index)
+                {
+                    if (_failure is not null)
+                        throw new InvalidOperationException("a fuzz case failed on a worker thread", _failure);
+                    Monitor.Wait(_gate);
+                }
+                var taken = _slots[slot];
+                _slots[slot] = default;
+                _taken = index + 1;
+                Monitor.PulseAll(_gate);
+                return taken;
+            }
+        }
+
+        private void Work()
+        {
+            while (true)
+            {
+                long index;
+                lock (_gate)
+                {
+                    // Not more than a window ahead of the campaign: the slot must be free again.
+                    while (!_stop && _nextClaim < _end && _nextClaim - _taken >= _slots.Length)
+                        Monitor.Wait(_gate);
+                    if (_stop || _nextClaim >= _end)
+                        return;
+                    index = _nextClaim++;
+                }
+                try
+                {
+                    var outcome = Case(_gen, _options, index);
+                    lock (_gate)
+                    {
+                        int slot = (int)(index % _slots.Length);
+                        _slots[slot] = outcome;
+                        Volatile.Write(ref _ready[slot], index);
+                        Monitor.PulseAll(_gate);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    lock (_gate)
+                    {
+                        _failure ??= ex;
+                        _stop = true;
+                        Monitor.PulseAll(_gate);
+                    }
+                    return;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _stop = true;
+                Monitor.PulseAll(_gate);
+            }
+            foreach (Thread t in _threads)
+                t.Join();
+        }
     }
 
     private static FuzzReport Report(FuzzOptions options, long firstCase, long cases, long events, TimeSpan elapsed, FuzzFinding? finding) =>
