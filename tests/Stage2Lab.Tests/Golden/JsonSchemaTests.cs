@@ -44,6 +44,10 @@ public class JsonSchemaTests
         { "result.schema.json", ["explain", Example("nic-small-bars-mmio.yaml"), "--ipa", "0x1000"] },
         { "result.schema.json", ["check", Path.Combine(RepoPaths.Examples, "bugs", "v6.18-block-past-vma-end.yaml")] },
         { "result.schema.json", ["check", Example("protected-guest.yaml")] },
+        { "sweep.schema.json", ["sweep", Example("device-reset-zap.yaml"), "--vary", "mappings.accel-bar.size=1G,4G", "--policies", "v6.18"] },
+        { "sweep.schema.json", ["sweep", Example("device-reset-zap.yaml"), "--vary", "mappings.accel-bar.size=1G,4G", "--policies", "v6.18", "--shard", "2/2"] },
+        { "fuzz.schema.json", ["fuzz", "--policy", "bug-log-blocks", "--layout", "ordinary", "--cases", "20", "--out", Path.Combine(Path.GetTempPath(), "s2lab-schema-test-fuzz.yaml")] },
+        { "fuzz.schema.json", ["fuzz", "--policy", "v6.18", "--layout", "ordinary", "--cases", "20", "--shard", "1/2"] },
         { "script-decision.schema.json", ["explain", Path.Combine(RepoPaths.FaultGolden, "named-bar-vma-ends-mid-block.s2faults"), "--line", "LINE"] },
     };
 

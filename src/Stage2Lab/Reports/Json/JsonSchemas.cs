@@ -20,6 +20,8 @@ public static class JsonSchemas
     [
         ("result.schema.json", JsonReport.Schema, typeof(ResultDocument)),
         ("script-decision.schema.json", JsonReport.ScriptDecisionSchema, typeof(ScriptDecisionDocument)),
+        ("sweep.schema.json", SweepReport.Schema, typeof(SweepDocument)),
+        ("fuzz.schema.json", FuzzJson.Schema, typeof(FuzzDocument)),
     ];
 
     private static readonly JsonSchemaExporterOptions ExporterOptions = new()
