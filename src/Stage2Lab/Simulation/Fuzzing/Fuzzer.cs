@@ -134,6 +134,8 @@ public static class Fuzzer
     /// </summary>
     private sealed class CasePipeline : IDisposable
     {
+        private const int Chunk = 8;
+
         private readonly Gen<CaseChoice> _gen;
         private readonly FuzzOptions _options;
         private readonly long _end;
@@ -153,7 +155,7 @@ public static class Fuzzer
             _end = end;
             _nextClaim = first;
             _taken = first;
-            _slots = new (CaseChoice, Size, Outcome)[options.Jobs * 32];
+            _slots = new (CaseChoice, Size, Outcome)[options.Jobs * Chunk * 8];
             _ready = new long[_slots.Length];
             Array.Fill(_ready, -1);
             _threads = new Thread[options.Jobs];
@@ -169,7 +171,7 @@ public static class Fuzzer
             int slot = (int)(index % _slots.Length);
             lock (_gate)
             {
-                while (Volatile.Read(ref _ready[slot]) != index)
+                while (_ready[slot] != index)
                 {
                     if (_failure is not null)
                         throw new InvalidOperationException("a fuzz case failed on a worker thread", _failure);
@@ -178,33 +180,44 @@ public static class Fuzzer
                 var taken = _slots[slot];
                 _slots[slot] = default;
                 _taken = index + 1;
-                Monitor.PulseAll(_gate);
+                // Workers wait for a chunk's worth of free slots: wake them once per chunk taken.
+                if (_taken % Chunk == 0)
+                    Monitor.PulseAll(_gate);
                 return taken;
             }
         }
 
         private void Work()
         {
+            // A few cases per claim and per hand-over: one lock and one wake-up for several cases of ~0.1 ms.
+            var done = new (CaseChoice, Size, Outcome)[Chunk];
             while (true)
             {
-                long index;
+                long first, count;
                 lock (_gate)
                 {
-                    // Not more than a window ahead of the campaign: the slot must be free again.
-                    while (!_stop && _nextClaim < _end && _nextClaim - _taken >= _slots.Length)
+                    // Not more than a window ahead of the campaign: the slots must be free again.
+                    while (!_stop && _nextClaim < _end && _nextClaim + Chunk - _taken > _slots.Length)
                         Monitor.Wait(_gate);
                     if (_stop || _nextClaim >= _end)
                         return;
-                    index = _nextClaim++;
+                    first = _nextClaim;
+                    count = Math.Min(Chunk, _end - first);
+                    _nextClaim += count;
                 }
                 try
                 {
-                    var outcome = Case(_gen, _options, index);
+                    for (int i = 0; i < count; i++)
+                        done[i] = Case(_gen, _options, first + i);
                     lock (_gate)
                     {
-                        int slot = (int)(index % _slots.Length);
-                        _slots[slot] = outcome;
-                        Volatile.Write(ref _ready[slot], index);
+                        for (int i = 0; i < count; i++)
+                        {
+                            int slot = (int)((first + i) % _slots.Length);
+                            _slots[slot] = done[i];
+                            _ready[slot] = first + i;
+                            done[i] = default;
+                        }
                         Monitor.PulseAll(_gate);
                     }
                 }
