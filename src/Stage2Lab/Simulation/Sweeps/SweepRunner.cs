@@ -37,18 +37,25 @@ public static class SweepRunner
         long done = 0;
         // Representative decisions cost an explanation per fault and a sweep shows none: metrics only.
         var options = new RunOptions { CaptureDecisions = false };
-        Parallel.For(0L, items, new ParallelOptions { MaxDegreeOfParallelism = jobs }, item =>
+        // A point is read once and run under its policies one after another on one thread (as compare runs a
+        // scenario); with fewer points than threads to keep busy, each (point, policy) is its own work item.
+        int perItem = (end - first) >= jobs * 4L ? policies : 1;
+        Parallel.For(0L, items / perItem, new ParallelOptions { MaxDegreeOfParallelism = jobs }, work =>
         {
+            long item = work * perItem;
             long point = first + item / policies;
-            string policy = plan.Policies[(int)(item % policies)];
             Scenario s = plan.Load(point);
-            PolicyRun run = ScenarioRunner.Run(s, policy, options);
-            var metrics = new long[SweepMetrics.All.Count];
-            for (int m = 0; m < metrics.Length; m++)
-                metrics[m] = SweepMetrics.All[m].Of(run);
-            rows[item] = new SweepRow(point, plan.ValuesAt(point), run.Policy, s.Host.PageSize.Name, metrics);
-            long n = Interlocked.Increment(ref done);
-            progress?.Invoke(n, items);
+            string[] values = plan.ValuesAt(point);
+            for (int k = 0; k < perItem; k++, item++)
+            {
+                PolicyRun run = ScenarioRunner.Run(s, plan.Policies[(int)(item % policies)], options);
+                var metrics = new long[SweepMetrics.All.Count];
+                for (int m = 0; m < metrics.Length; m++)
+                    metrics[m] = SweepMetrics.All[m].Of(run);
+                rows[item] = new SweepRow(point, values, run.Policy, s.Host.PageSize.Name, metrics);
+                long n = Interlocked.Increment(ref done);
+                progress?.Invoke(n, items);
+            }
         });
         return new SweepResult(scenarioName, Path.GetFileName(plan.File), plan.ScenarioSha256, plan.Axes, plan.Policies, plan.Points, shard, rows);
     }
