@@ -18,6 +18,8 @@ public static class CliApp
         root.Subcommands.Add(ImportCommand.Create(stdout, stderr));
         root.Subcommands.Add(ExamplesCommand.Create(stdout, stderr));
         root.Subcommands.Add(AdviseCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SweepCommand.Create(stdout, stderr));
+        root.Subcommands.Add(MergeCommand.Create(stdout, stderr));
         return root;
     }
 

@@ -28,6 +28,11 @@ internal static class CommandGuard
             stderr.WriteLine(ex.Message);
             return ExitCodes.BadInput;
         }
+        catch (Stage2Lab.Simulation.Campaigns.CampaignException ex)
+        {
+            stderr.WriteLine("s2lab: " + ex.Message);
+            return ExitCodes.BadInput;
+        }
         catch (UsageException ex)
         {
             stderr.WriteLine("s2lab: " + ex.Message);

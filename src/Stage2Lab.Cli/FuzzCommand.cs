@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Reports;
+using Stage2Lab.Simulation.Campaigns;
 using Stage2Lab.Simulation.Fuzzing;
 using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Scenarios;
@@ -25,8 +26,13 @@ internal static class FuzzCommand
         var only = new Option<string?>("--invariant") { Description = "Look for this invariant only (others are ignored): " + string.Join(", ", Enum.GetNames<InvariantKind>()) + ".", HelpName = "INVARIANT" };
         only.AcceptOnlyFromAmong(Enum.GetNames<InvariantKind>());
         var pkvm = new Option<bool>("--pkvm") { Description = "Fuzz non-protected guests under protected KVM (pkvm; v6.18 and v7.4 only)." };
-        var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY[-pkvm]-seed-SEED[-layout-ordinary][-INVARIANT].yaml, a name no other campaign shares." };
+        var output = new Option<string?>("--out") { Description = "Where to write the shrunk reproducer (a scenario file); default fuzz-POLICY[-pkvm]-seed-SEED[-layout-ordinary][-INVARIANT].yaml, a name no other campaign shares. A --shard writes none unless given (its JSON holds it)." };
         OutputOptions.NotEmpty(output);
+        var cases = NumberOptions.Optional<long>("--cases", "Stop after this many cases (0: no limit). Given alone, it is the only limit: a campaign of a fixed set of cases, which --shard can split.");
+        var jobs = CampaignOptions.Jobs();
+        var shard = CampaignOptions.ShardOption("campaign's cases (needs --cases N and no --events or --seconds)");
+        var format = new Option<string>("--format") { Description = "text (the default: a summary with timings) or json (schema " + FuzzJson.Schema + ": the campaign and its finding, no timings, so the same for any --jobs; timings go to standard error). With --shard: json.", DefaultValueFactory = _ => "text" };
+        format.AcceptOnlyFromAmong("text", "json");
         var command = new Command("fuzz", "Generate random layouts and event timelines, check every invariant after every event, and shrink the first violation to a scenario that `s2lab check` reproduces (exit 1).")
         {
             policy,
@@ -37,6 +43,10 @@ internal static class FuzzCommand
             only,
             pkvm,
             output,
+            cases,
+            jobs,
+            shard,
+            format,
         };
         command.SetAction(parse => CommandGuard.Run(stderr, () =>
         {
@@ -44,14 +54,26 @@ internal static class FuzzCommand
             var flavor = parse.GetValue(pkvm) ? Stage2Lab.Kvm.VmFlavor.Pkvm : Stage2Lab.Kvm.VmFlavor.Kvm;
             if (!PolicyRegistry.Create(name).Supports(flavor))
                 throw new UsageException($"--pkvm needs a policy that models protected KVM ({string.Join(", ", PolicyRegistry.All.Where(d => d.Create().Supports(flavor)).Select(d => d.Name))}); {name} does not");
-            var (maxEvents, maxSeconds) = Limits(parse.GetValue(events), parse.GetValue(seconds));
+            var (maxEvents, maxSeconds, maxCases) = Limits(parse.GetValue(events), parse.GetValue(seconds), parse.GetValue(cases));
+            var part = CampaignOptions.ShardOf(parse, shard);
+            bool json = parse.GetValue(format) == "json";
+            if (!part.IsWhole)
+            {
+                if (OutputOptions.Given(parse, format) && !json)
+                    throw new UsageException("--shard writes JSON (what `s2lab merge` reads); drop --format text");
+                json = true;
+                if (maxCases == 0 || maxEvents > 0 || maxSeconds > 0)
+                    throw new UsageException("--shard needs a campaign of a fixed number of cases: give --cases N, and no --events or --seconds (each part's share of the cases must be known before any runs; see docs/scale-out.md)");
+            }
             InvariantKind? onlyKind = parse.GetValue(only) is { } kindText ? Enum.Parse<InvariantKind>(kindText) : null;
             var fuzzLayout = parse.GetValue(layout) == "ordinary" ? FuzzLayout.Ordinary : FuzzLayout.Any;
             ulong seedValue = parse.GetValue(seed);
-            string path = parse.GetValue(output) ?? ReproducerName(name, flavor, seedValue, fuzzLayout, onlyKind);
+            string? path = parse.GetValue(output) ?? (part.IsWhole ? ReproducerName(name, flavor, seedValue, fuzzLayout, onlyKind) : null);
             // Before the campaign: a reproducer that cannot be written would lose what was found.
-            AtomicFile.EnsureWritable(path, "--out");
+            if (path is not null)
+                AtomicFile.EnsureWritable(path, "--out");
 
+            FuzzOptions? ran = null;
             FuzzReport report = ProgressDisplay.Run(stderr, progress =>
             {
                 ProgressDisplay.Line line = progress.Add($"fuzz {name}");
@@ -67,53 +89,75 @@ internal static class FuzzCommand
                     Layout = fuzzLayout,
                     OnlyKind = onlyKind,
                     Progress = (done, _) => line.ReportEvents(done),
+                    MaxCases = maxCases,
+                    Shard = part,
+                    Jobs = parse.GetValue(jobs),
                 };
+                ran = options;
                 FuzzReport r = Fuzzer.Run(options);
                 line.Done();
                 return r;
             });
-            string pkvmText = flavor == Stage2Lab.Kvm.VmFlavor.Pkvm ? " --pkvm" : "";
-            string summary = $"fuzz {name}{(pkvmText.Length > 0 ? " pkvm" : "")} seed {report.Seed} layout {report.Layout.ToString().ToLowerInvariant()}: {Format.Count(report.Cases)} cases, {Format.Count(report.Events)} events in {report.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Format.Count((long)report.EventsPerSecond)} events/s)";
+            string timing = $"{report.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s ({Format.Count((long)report.EventsPerSecond)} events/s)";
+            FuzzPart found = FuzzPart.From(report, ran!);
+            if (json)
+            {
+                stdout.Write(FuzzJson.Render(found));
+                stderr.WriteLine($"fuzz {name}: {Format.Count(report.Cases)} cases, {Format.Count(report.Events)} events in {timing}");
+            }
             if (report.Finding is not { } finding)
             {
-                stdout.WriteLine(summary + ", no invariant violation");
+                if (!json)
+                    stdout.WriteLine($"{Headline(found)}, {Format.Count(report.Events)} events in {timing}, no invariant violation");
                 return ExitCodes.Ok;
             }
-            var comments = new[]
+            if (!json)
             {
-                $"Reproducer found by: s2lab fuzz --policy {name}{pkvmText} --seed {report.Seed} --layout {report.Layout.ToString().ToLowerInvariant()}{(onlyKind is { } k ? $" --invariant {k}" : "")}",
-                $"Violation: {finding.Violation}",
-                $"Found after {finding.EventsToFind} events ({finding.TimeToFind.TotalSeconds:0.00} s, case {finding.CaseIndex}); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s.",
-                $"Reproduce: s2lab check {Path.GetFileName(path)}",
-            };
-            string yaml = ScenarioWriter.Write(finding.Reproducer, comments);
-            stdout.WriteLine(summary);
-            stdout.WriteLine($"violation: {finding.Violation}");
-            stdout.WriteLine($"found after {Format.Count(finding.EventsToFind)} events ({finding.TimeToFind.TotalSeconds:0.00} s); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s");
+                stdout.WriteLine($"{Headline(found)}, {Format.Count(report.Events)} events in {timing}");
+                stdout.WriteLine($"violation: {finding.Violation}");
+                stdout.WriteLine($"found after {Format.Count(finding.EventsToFind)} events ({finding.TimeToFind.TotalSeconds:0.00} s); shrunk from {finding.EventsBeforeShrinking} to {finding.EventsAfterShrinking} events in {finding.ShrinkTime.TotalSeconds:0.0} s");
+            }
+            if (path is null)
+                return ExitCodes.Failed;
+            string yaml = ScenarioWriter.Write(finding.Reproducer, [.. FuzzPart.ReproducerComments(ran!, finding), $"Reproduce: s2lab check {Path.GetFileName(path)}"]);
             if (!OutputOptions.TryWrite(path, yaml, stderr, "the reproducer follows on standard output"))
             {
-                stdout.Write(yaml);
+                if (!json)
+                    stdout.Write(yaml);
                 return ExitCodes.Worse(ExitCodes.Failed, ExitCodes.BadInput);
             }
-            stdout.WriteLine($"reproducer written to {path}; run `s2lab check {path}` to see it again");
+            (json ? stderr : stdout).WriteLine($"reproducer written to {path}; run `s2lab check {path}` to see it again");
             return ExitCodes.Failed;
         }));
         return command;
+    }
+
+    private static string Headline(FuzzPart part) =>
+        $"fuzz {part.Policy}{(part.Pkvm ? " pkvm" : "")} seed {part.Seed} layout {part.Layout.ToString().ToLowerInvariant()}: {Format.Count(part.Cases)} cases";
+
+    /// <summary>A campaign's summary without timings (what `merge --format table` prints for fuzz shards).</summary>
+    internal static string Summary(FuzzPart part)
+    {
+        string head = $"{Headline(part)}, {Format.Count(part.Events)} events";
+        if (part.Finding is not { } f)
+            return head + ", no invariant violation\n";
+        return $"{head}\nviolation: {f.Violation}\nfound in case {Format.Count(f.Case)} after {Format.Count(f.EventsToFind)} events; shrunk from {f.EventsBeforeShrinking} to {f.EventsAfterShrinking} events\n";
     }
 
     /// <summary>
     /// The campaign's limits: --events and --seconds as given; --seconds alone is the only limit (no event
     /// budget); neither gives <see cref="DefaultEvents"/> events.
     /// </summary>
-    internal static (long MaxEvents, double MaxSeconds) Limits(long? events, double? seconds)
+    internal static (long MaxEvents, double MaxSeconds, long MaxCases) Limits(long? events, double? seconds, long? cases = null)
     {
-        long maxEvents = events ?? (seconds is null ? DefaultEvents : 0);
+        long maxEvents = events ?? (seconds is null && cases is null ? DefaultEvents : 0);
         double maxSeconds = seconds ?? 0;
-        if (maxEvents < 0 || maxSeconds < 0 || !double.IsFinite(maxSeconds))
-            throw new UsageException("--events and --seconds must be finite and not negative");
-        if (maxEvents == 0 && maxSeconds == 0)
-            throw new UsageException("give --events or --seconds (or both) above 0: a campaign needs an end");
-        return (maxEvents, maxSeconds);
+        long maxCases = cases ?? 0;
+        if (maxEvents < 0 || maxSeconds < 0 || !double.IsFinite(maxSeconds) || maxCases < 0)
+            throw new UsageException("--events and --cases must not be negative, and --seconds must be finite and not negative");
+        if (maxEvents == 0 && maxSeconds == 0 && maxCases == 0)
+            throw new UsageException("give --events, --seconds or --cases (or several) above 0: a campaign needs an end");
+        return (maxEvents, maxSeconds, maxCases);
     }
 
     /// <summary>The default reproducer name: every option that changes what a campaign finds is in it.</summary>

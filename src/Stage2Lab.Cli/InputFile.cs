@@ -79,6 +79,18 @@ internal sealed class InputFile
         return _bytes is null ? ScenarioReader.Load(Path) : ScenarioReader.Load(_bytes, Name, Directory.GetCurrentDirectory());
     }
 
+    /// <summary>
+    /// The scenario text this file holds, its name for messages and the folder relative trace paths start from:
+    /// to read the scenario again and again with other values (a sweep).
+    /// </summary>
+    public (string Text, string Name, string BaseDirectory) ScenarioText()
+    {
+        LoadScenario();
+        string text = _bytes is null ? ScenarioReader.ReadText(Path) : ScenarioReader.DecodeText(_bytes, Name);
+        string baseDirectory = _bytes is null ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))! : Directory.GetCurrentDirectory();
+        return (text, Name, baseDirectory);
+    }
+
     /// <summary>The script this file holds, to read line by line.</summary>
     public ScriptSource OpenScript()
     {

@@ -14,6 +14,9 @@ internal sealed class TablePagePool
     /// <summary>Where table pages live in the model's physical space: above any RAM or BAR a scenario uses.</summary>
     public const ulong BasePa = 1UL << 46;
 
+    /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned.</summary>
+    private const int UnpinnedPages = 64;
+
     private readonly Granule _granule;
     private ulong[][] _pages = new ulong[64][];
     private int[] _counts = new int[64];
@@ -58,10 +61,15 @@ internal sealed class TablePagePool
             id = _highWater++;
             if (id == _pages.Length)
                 Grow();
-            // The pool keeps every page it ever allocated for its whole life, so pages go straight to the pinned
-            // object heap: they are never copied from generation to generation by the GC (which, for the
-            // 131,072 pages of a 256 GiB BAR mapped page by page, costs more than mapping them).
-            _pages[id] = GC.AllocateArray<ulong>(_granule.EntriesPerTable, pinned: true);
+            // The pool keeps every page it ever allocated for its whole life, so a large table's pages go straight
+            // to the pinned object heap: they are never copied from generation to generation by the GC (which,
+            // for the 131,072 pages of a 256 GiB BAR mapped page by page, costs more than mapping them). The
+            // first few stay on the ordinary heap: a small VM (a fuzz case, thousands a second on every core)
+            // then allocates them from its thread's own allocation context and they die young, where pinned
+            // allocations share one lock and are only reclaimed by full collections.
+            _pages[id] = id < UnpinnedPages
+                ? new ulong[_granule.EntriesPerTable]
+                : GC.AllocateArray<ulong>(_granule.EntriesPerTable, pinned: true);
         }
         _counts[id] = 0;
         _levels[id] = (sbyte)level;

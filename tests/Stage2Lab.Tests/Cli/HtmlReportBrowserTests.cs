@@ -63,7 +63,7 @@ public class HtmlReportBrowserTests
     }
 
     /// <summary>Runs headless Chromium on a file with one more argument (--screenshot=..., --dump-dom); its stdout.</summary>
-    private static string Browse(string html, int width, string what)
+    internal static string Browse(string html, int width, string what)
     {
         string profile = Directory.CreateTempSubdirectory("s2lab-chromium-").FullName;
         var info = new ProcessStartInfo(Chromium())

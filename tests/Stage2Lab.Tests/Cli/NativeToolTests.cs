@@ -65,10 +65,11 @@ public class NativeToolTests
     [Fact]
     public void Item02_seconds_alone_is_the_only_limit()
     {
-        Assert.Equal((0L, 60.0), FuzzCommand.Limits(null, 60));
-        Assert.Equal((FuzzCommand.DefaultEvents, 0.0), FuzzCommand.Limits(null, null));
-        Assert.Equal((5000L, 0.0), FuzzCommand.Limits(5000, null));
-        Assert.Equal((5000L, 2.0), FuzzCommand.Limits(5000, 2));
+        Assert.Equal((0L, 60.0, 0L), FuzzCommand.Limits(null, 60));
+        Assert.Equal((FuzzCommand.DefaultEvents, 0.0, 0L), FuzzCommand.Limits(null, null));
+        Assert.Equal((5000L, 0.0, 0L), FuzzCommand.Limits(5000, null));
+        Assert.Equal((5000L, 2.0, 0L), FuzzCommand.Limits(5000, 2));
+        Assert.Equal((0L, 0.0, 300L), FuzzCommand.Limits(null, null, 300)); // --cases alone is the only limit
         var r = Spawn("fuzz", "--policy", "v6.18", "--layout", "ordinary", "--seconds", "1.5");
         Assert.Equal(0, r.Code);
         Match m = Regex.Match(r.Out, @"events in ([0-9.]+) s");

@@ -21,6 +21,8 @@ public static class JsonSchemas
         ("result.schema.json", JsonReport.Schema, typeof(ResultDocument)),
         ("script-decision.schema.json", JsonReport.ScriptDecisionSchema, typeof(ScriptDecisionDocument)),
         ("advice.schema.json", AdviceJson.Schema, typeof(AdviceDocument)),
+        ("sweep.schema.json", SweepReport.Schema, typeof(SweepDocument)),
+        ("fuzz.schema.json", FuzzJson.Schema, typeof(FuzzDocument)),
     ];
 
     private static readonly JsonSchemaExporterOptions ExporterOptions = new()

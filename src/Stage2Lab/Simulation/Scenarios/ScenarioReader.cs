@@ -70,7 +70,24 @@ public static class ScenarioReader
         return reader.ReadToEnd();
     }
 
-    public static Scenario Parse(string text, string file, string? baseDirectory = null)
+    /// <summary>The text of a scenario file, read and checked as <see cref="Load(string)"/> does (to parse it again and again, e.g. with overrides).</summary>
+    public static string ReadText(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new ScenarioException([new ScenarioError("(no file name)", 0, 0, "", "the scenario path is empty; give the path of a YAML or JSON scenario file")]);
+        return Decode(ReadBytes(path), path);
+    }
+
+    /// <summary>The text of a scenario already read (standard input), checked as <see cref="Load(byte[], string, string?)"/> does.</summary>
+    public static string DecodeText(byte[] bytes, string name) => Decode(bytes, name);
+
+    public static Scenario Parse(string text, string file, string? baseDirectory = null) => Parse(text, file, baseDirectory, []);
+
+    /// <summary>
+    /// Reads a scenario with some values replaced first (<see cref="ScenarioOverride"/>): each replaced value is
+    /// validated as if the file held it, and its errors say it came from the override.
+    /// </summary>
+    public static Scenario Parse(string text, string file, string? baseDirectory, IReadOnlyList<ScenarioOverride> overrides)
     {
         var stream = new YamlStream();
         var parser = new BoundedYamlParser(new Parser(new StringReader(text)));
@@ -91,6 +108,7 @@ public static class ScenarioReader
         if (stream.Documents.Count == 0)
             throw new ScenarioException([new ScenarioError(file, 1, 1, "", "the file is empty; expected a mapping with host, mappings, vm, memslots, timeline")]);
 
+        string[] overridden = overrides.Count == 0 ? [] : ScenarioKeyPaths.Apply(stream.Documents[0].RootNode, overrides, file);
         var r = new YamlNodeReader(file);
         var scenario = new Scenario { SourceFile = file };
         var binder = new Binder(r, scenario, baseDirectory ?? Directory.GetCurrentDirectory());
@@ -98,8 +116,15 @@ public static class ScenarioReader
         if (r.Errors.Count == 0)
             binder.Validate();
         if (r.Errors.Count > 0)
-            throw new ScenarioException(r.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList());
+            throw new ScenarioException(r.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column).Select(e => FromOverride(e, overrides, overridden)).ToList());
         return scenario;
+    }
+
+    /// <summary>An error at an overridden key says which override set the value (the file's line holds another).</summary>
+    private static ScenarioError FromOverride(ScenarioError error, IReadOnlyList<ScenarioOverride> overrides, string[] overridden)
+    {
+        int i = Array.IndexOf(overridden, error.Path);
+        return i < 0 ? error : error with { Message = $"{error.Message} (the value '{overrides[i].Value}' was set by --vary {overrides[i].Key})" };
     }
 
     private sealed class Binder

@@ -150,7 +150,7 @@ internal sealed class YamlNodeReader
         return best is not null && bestDistance <= Math.Max(2, key.Length / 3) ? $" (did you mean '{best}'?)" : "";
     }
 
-    private static int Distance(string a, string b)
+    internal static int Distance(string a, string b)
     {
         var d = new int[a.Length + 1, b.Length + 1];
         for (int i = 0; i <= a.Length; i++) d[i, 0] = i;

@@ -13,7 +13,7 @@ public sealed class AccessGenerator
     private readonly ulong _pageSize;
     private readonly ulong _pages;
     private readonly ulong _stride;
-    private readonly double[]? _zipfCdf;
+    private readonly ZipfTable? _zipf;
     private readonly ulong _bucketPages;
     private SplitMix64 _rng;
     private ulong _index;
@@ -32,15 +32,7 @@ public sealed class AccessGenerator
         {
             ulong buckets = Math.Clamp(workload.ZipfBuckets, 1, Math.Min(_pages, 1UL << 20));
             _bucketPages = Math.Max(1, _pages / buckets);
-            _zipfCdf = new double[buckets];
-            double sum = 0;
-            for (ulong r = 0; r < buckets; r++)
-            {
-                sum += 1.0 / Math.Pow(r + 1, workload.Skew);
-                _zipfCdf[r] = sum;
-            }
-            for (ulong r = 0; r < buckets; r++)
-                _zipfCdf[r] /= sum;
+            _zipf = ZipfTable.Get(buckets, workload.Skew);
         }
     }
 
@@ -86,13 +78,10 @@ public sealed class AccessGenerator
     private ulong ZipfPage()
     {
         double u = _rng.NextDouble();
-        int bucket = Array.BinarySearch(_zipfCdf!, u);
-        if (bucket < 0)
-            bucket = ~bucket;
-        bucket = Math.Min(bucket, _zipfCdf!.Length - 1);
+        int bucket = _zipf!.Bucket(u);
         // Scatter the ranks over the range (a fixed odd multiplier is a bijection modulo a power of two; fall back
         // to identity otherwise) so hot buckets are not all at the start.
-        ulong buckets = (ulong)_zipfCdf.Length;
+        ulong buckets = (ulong)_zipf.Buckets;
         ulong scattered = (buckets & (buckets - 1)) == 0 ? ((ulong)bucket * 0x9E3779B1UL) & (buckets - 1) : (ulong)bucket;
         ulong page = scattered * _bucketPages + _rng.NextBelow(_bucketPages);
         return Math.Min(page, _pages - 1);
