@@ -22,7 +22,7 @@ public static class FuzzJson
         CaseBudget = part.CaseBudget,
         EventBudget = part.EventBudget,
         TimeLimited = part.TimeLimited,
-        Shard = part.Shard.IsWhole ? null : new ShardJson { Index = part.Shard.Index, Count = part.Shard.Count },
+        Shard = ShardJson.Of(part.Shard),
         FirstCase = part.FirstCase,
         Cases = part.Cases,
         Events = part.Events,

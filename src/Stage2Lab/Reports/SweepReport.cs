@@ -20,7 +20,7 @@ public static class SweepReport
         Scenario = result.Scenario,
         File = result.File,
         ScenarioSha256 = result.ScenarioSha256,
-        Shard = result.Shard.IsWhole ? null : new ShardJson { Index = result.Shard.Index, Count = result.Shard.Count },
+        Shard = ShardJson.Of(result.Shard),
         Points = result.Points,
         Axes = [.. result.Axes.Select(a => new SweepAxisJson { Key = a.Key, Notation = Name(a.Notation), Values = a.Values })],
         Policies = result.Policies,

@@ -1,3 +1,5 @@
+using Stage2Lab.Simulation.Campaigns;
+
 namespace Stage2Lab.Reports;
 
 // The JSON of the campaign commands (sweep, fuzz --format json). A shard's document is the whole run's with
@@ -11,6 +13,9 @@ public sealed class ShardJson
     public required int Index { get; init; }
 
     public required int Count { get; init; }
+
+    /// <summary>The shard as its documents carry it: null for a whole (unsharded) run.</summary>
+    public static ShardJson? Of(Shard shard) => shard.IsWhole ? null : new ShardJson { Index = shard.Index, Count = shard.Count };
 }
 
 /// <summary>`sweep --format json`: schema stage2lab.sweep/1.</summary>

@@ -117,7 +117,7 @@ public sealed class TlbCountsJson
             Walks = c[TlbStat.Stage2Walks],
             WalksLongTerminatedAtLevel = Levels(c, TlbStat.Stage2WalksTerminatedAtLevel0),
         },
-        EstimatedGuestNs = (long)Math.Round(estimatedNs),
+        EstimatedGuestNs = JsonReport.Ns(estimatedNs),
     };
 
     private static PageSizeJson[] PageSizes(in TlbCounters c)

@@ -11,5 +11,8 @@ namespace Stage2Lab.Simulation.Advice;
 public static class AdviceTime
 {
     /// <summary>Estimated nanoseconds of one policy's run of a scenario.</summary>
-    public static double Ns(PolicyRun run) => run.TotalEstimatedNs + run.TotalEstimatedGuestNs;
+    public static double Ns(PolicyRun run) => Ns(run.TotalEstimatedNs, run.TotalEstimatedGuestNs);
+
+    /// <summary>The same from a run's host and guest estimates (<see cref="RunMetrics"/>).</summary>
+    public static double Ns(double hostEstimatedNs, double guestEstimatedNs) => hostEstimatedNs + guestEstimatedNs;
 }

@@ -21,9 +21,11 @@ public sealed record RunMetrics(
     long TlbInvalidations,
     long CleanedBytes,
     double HostEstimatedNs,
-    double GuestEstimatedNs,
-    double EstimatedNs)
+    double GuestEstimatedNs)
 {
+    /// <summary>The time the suggestion is ranked by, derived so it cannot disagree with its parts.</summary>
+    public double EstimatedNs => AdviceTime.Ns(HostEstimatedNs, GuestEstimatedNs);
+
     public static RunMetrics Of(PolicyRun run)
     {
         var faults = run.TotalFaults;
@@ -41,8 +43,7 @@ public sealed record RunMetrics(
             events.TlbiTotal,
             events[Stage2Counter.DcacheCleanBytes],
             run.TotalEstimatedNs,
-            run.TotalEstimatedGuestNs,
-            AdviceTime.Ns(run));
+            run.TotalEstimatedGuestNs);
     }
 
     /// <summary>
