@@ -18,7 +18,7 @@ public sealed partial class Stage2PageTable
 
         Granule granule = Granule;
         int level = Geometry.StartLevel;
-        ulong[] table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
+        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
         while (true)
         {
             ulong pte = table[granule.IndexAt(ipa, level)];
@@ -58,7 +58,7 @@ public sealed partial class Stage2PageTable
     {
         Granule granule = Granule;
         int level = Geometry.StartLevel;
-        ulong[] table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
+        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
         while (level < leafLevel)
         {
             table = Pool.Page(Pool.IdOf(table[granule.IndexAt(ipa, level)] & AddressMask));
@@ -76,7 +76,7 @@ public sealed partial class Stage2PageTable
             return -Errno.ERANGE;
         Granule granule = Granule;
         level = Geometry.StartLevel;
-        ulong[] table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
+        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
         while (true)
         {
             ulong raw = table[granule.IndexAt(ipa, level)];

@@ -103,7 +103,7 @@ public sealed partial class Stage2PageTable
             ulong page = granule.PageSize;
             ulong parentSpan = granule.LevelSize(parent.Level);
             ulong stop = Math.Min(parent.End, (parent.Addr & ~(parentSpan - 1)) + parentSpan);
-            ulong[] table = pgt.Pool.Page(tableId);
+            Span<ulong> table = pgt.Pool.Page(tableId);
             int first = granule.IndexAt(parent.Addr, level);
             int end = first + (int)((stop - parent.Addr) >> granule.PageShift);
 

@@ -3,36 +3,55 @@ using Stage2Lab.Arch;
 namespace Stage2Lab.PageTables;
 
 /// <summary>
-/// Table pages as the hardware has them: one <c>ulong[]</c> of PTRS_PER_PTE entries per page, each with a
-/// fake physical address (what a table descriptor points to) and the kernel's page refcount, kept as
-/// "non-zero entries" (the kernel's page_count minus the allocation's own reference,
-/// stage2_pte_is_counted in v6.19 pgtable.c). Freed pages are reused last-in first-out, so a run is
-/// deterministic.
+/// Table pages as the hardware has them: PTRS_PER_PTE entries per page, each page with a fake physical address
+/// (what a table descriptor points to) and the kernel's page refcount, kept as "non-zero entries" (the
+/// kernel's page_count minus the allocation's own reference, stage2_pte_is_counted in v6.19 pgtable.c). Freed
+/// pages are reused last-in first-out, so a run is deterministic.
+/// <para>
+/// Where a page's entries live is the model's business only (no id, PA or entry depends on it): the first
+/// pages are arrays of their own, the rest are carved from pinned slabs (<see cref="TableSlab"/>) that grow
+/// with the table, so a big table costs a few large allocations, and its memory can be backed by huge pages.
+/// </para>
 /// </summary>
 internal sealed class TablePagePool
 {
     /// <summary>Where table pages live in the model's physical space: above any RAM or BAR a scenario uses.</summary>
     public const ulong BasePa = 1UL << 46;
 
-    /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned.</summary>
+    /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned slabs.</summary>
     private const int UnpinnedPages = 64;
 
+    /// <summary>The largest slab, in pages: 8,192 4K pages are 32 MiB (16 huge pages), 2,048 64K pages 128 MiB.</summary>
+    private const int MaxSlabPages = 8192;
+
     private readonly Granule _granule;
-    private ulong[][] _pages = new ulong[64][];
+    private readonly int _entries;
+    private PageRef[] _pages = new PageRef[64];
     private int[] _counts = new int[64];
     private sbyte[] _levels = new sbyte[64];
     private int[] _freeIds = new int[64];
     private int _freeTop;
     private int _highWater;
+    private ulong[]? _slab;
+    private int _slabNext;
 
-    public TablePagePool(Granule granule) => _granule = granule;
+    public TablePagePool(Granule granule)
+    {
+        _granule = granule;
+        _entries = granule.EntriesPerTable;
+    }
 
     public int LivePages { get; private set; }
 
     /// <summary>Largest page id ever handed out, plus one.</summary>
     public int HighWater => _highWater;
 
-    public ulong[] Page(int id) => _pages[id];
+    /// <summary>The entries of page <paramref name="id"/> (valid while the pool lives).</summary>
+    public Span<ulong> Page(int id)
+    {
+        PageRef page = _pages[id];
+        return page.Array.AsSpan(page.Offset, _entries);
+    }
 
     /// <summary>Freed page ids, the next one to be reused last.</summary>
     public ReadOnlySpan<int> FreeIds => _freeIds.AsSpan(0, _freeTop);
@@ -54,22 +73,14 @@ internal sealed class TablePagePool
         if (_freeTop > 0)
         {
             id = _freeIds[--_freeTop];
-            Array.Clear(_pages[id]);
+            Page(id).Clear();
         }
         else
         {
             id = _highWater++;
             if (id == _pages.Length)
                 Grow();
-            // The pool keeps every page it ever allocated for its whole life, so a large table's pages go straight
-            // to the pinned object heap: they are never copied from generation to generation by the GC (which,
-            // for the 131,072 pages of a 256 GiB BAR mapped page by page, costs more than mapping them). The
-            // first few stay on the ordinary heap: a small VM (a fuzz case, thousands a second on every core)
-            // then allocates them from its thread's own allocation context and they die young, where pinned
-            // allocations share one lock and are only reclaimed by full collections.
-            _pages[id] = id < UnpinnedPages
-                ? new ulong[_granule.EntriesPerTable]
-                : GC.AllocateArray<ulong>(_granule.EntriesPerTable, pinned: true);
+            _pages[id] = NewPage(id);
         }
         _counts[id] = 0;
         _levels[id] = (sbyte)level;
@@ -87,6 +98,31 @@ internal sealed class TablePagePool
         LivePages--;
     }
 
+    /// <summary>
+    /// Zeroed memory for a page never handed out before. The pool keeps every page it ever allocated for its
+    /// whole life, so a large table's pages are pinned: they are never copied from generation to generation by
+    /// the GC (which, for the 131,072 pages of a 256 GiB BAR mapped page by page, costs more than mapping
+    /// them). The first few stay on the ordinary heap: a small VM (a fuzz case, thousands a second on every
+    /// core) then allocates them from its thread's own allocation context and they die young, where pinned
+    /// allocations share one lock and are only reclaimed by full collections. Beyond them, pages come from
+    /// slabs as large as the pages already allocated (so at most half the memory is ahead of need), up to
+    /// <see cref="MaxSlabPages"/>.
+    /// </summary>
+    private PageRef NewPage(int id)
+    {
+        if (id < UnpinnedPages)
+            return new PageRef(new ulong[_entries], 0);
+        if (_slab is null || _slabNext + _entries > _slab.Length)
+        {
+            int pages = Math.Min(id, MaxSlabPages);
+            _slab = TableSlab.Allocate(pages * _entries);
+            _slabNext = 0;
+        }
+        var page = new PageRef(_slab, _slabNext);
+        _slabNext += _entries;
+        return page;
+    }
+
     private void Grow()
     {
         int size = _pages.Length * 2;
@@ -94,4 +130,7 @@ internal sealed class TablePagePool
         Array.Resize(ref _counts, size);
         Array.Resize(ref _levels, size);
     }
+
+    /// <summary>Where a page's entries are: <see cref="Array"/>[Offset .. Offset + entries).</summary>
+    private readonly record struct PageRef(ulong[] Array, int Offset);
 }

@@ -22,7 +22,7 @@ public enum WalkFlags
 /// <summary>The entry a visitor is called for (struct kvm_pgtable_visit_ctx).</summary>
 internal ref struct VisitContext
 {
-    public ulong[] Table;
+    public Span<ulong> Table;
     public int TableId;
     public int Index;
     public ulong Old;
@@ -99,7 +99,7 @@ internal static class Walker
     private static int WalkTable<TVisitor>(Stage2PageTable pgt, ref WalkData data, int tableId, int level, WalkFlags flags, ref TVisitor visitor)
         where TVisitor : struct, IWalkVisitor
     {
-        ulong[] table = pgt.Pool.Page(tableId);
+        Span<ulong> table = pgt.Pool.Page(tableId);
         if (level == Granule.LastLevel)
             return WalkLastLevel(pgt.Granule, ref data, table, tableId, flags, ref visitor);
         Granule granule = pgt.Granule;
@@ -120,7 +120,7 @@ internal static class Walker
     /// to the LEAF callback and the step to the next page — the same visits as <see cref="VisitEntry"/> makes,
     /// in a loop without its table handling (most entries of a big table are last-level ones).
     /// </summary>
-    private static int WalkLastLevel<TVisitor>(Granule granule, ref WalkData data, ulong[] table, int tableId, WalkFlags flags, ref TVisitor visitor)
+    private static int WalkLastLevel<TVisitor>(Granule granule, ref WalkData data, Span<ulong> table, int tableId, WalkFlags flags, ref TVisitor visitor)
         where TVisitor : struct, IWalkVisitor
     {
         ulong page = granule.PageSize;
@@ -164,7 +164,7 @@ internal static class Walker
         return ret == 0;
     }
 
-    private static int VisitEntry<TVisitor>(Stage2PageTable pgt, ref WalkData data, ulong[] table, int tableId, int idx, int level, WalkFlags flags, ref TVisitor visitor)
+    private static int VisitEntry<TVisitor>(Stage2PageTable pgt, ref WalkData data, Span<ulong> table, int tableId, int idx, int level, WalkFlags flags, ref TVisitor visitor)
         where TVisitor : struct, IWalkVisitor
     {
         var ctx = new VisitContext

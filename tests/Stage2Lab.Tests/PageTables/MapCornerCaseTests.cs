@@ -30,7 +30,7 @@ public class MapCornerCaseTests
 
         int child = ChildOf(pgt, blockIpa, blockLevel);
         Assert.Equal(smallLevel, pgt.Pool.Level(child));
-        ulong[] entries = pgt.Pool.Page(child);
+        ulong[] entries = pgt.Pool.Page(child).ToArray();
         Assert.Equal(LeafDescriptor(smallPa, smallLevel, "rw"), entries[3]);
         Assert.All(entries.Where((_, i) => i != 3), e => Assert.Equal(0UL, e));
         Assert.Equal(1, pgt.Pool.EntryCount(child));

@@ -191,8 +191,8 @@ public class MapPageByPageTests
             Assert.True(e.IsLive(id) == a.IsLive(id), $"table page {id}: live {e.IsLive(id)} expected, {a.IsLive(id)} found");
             Assert.True(e.Level(id) == a.Level(id), $"table page {id}: level {e.Level(id)} expected, {a.Level(id)} found");
             Assert.True(e.EntryCount(id) == a.EntryCount(id), $"table page {id}: refcount {e.EntryCount(id)} expected, {a.EntryCount(id)} found");
-            ulong[] ep = e.Page(id), ap = a.Page(id);
-            int diff = ep.AsSpan().CommonPrefixLength(ap);
+            Span<ulong> ep = e.Page(id), ap = a.Page(id);
+            int diff = ep.CommonPrefixLength(ap);
             if (diff < ep.Length)
                 Assert.Fail($"table page {id} (L{e.Level(id)}) entry {diff}: expected 0x{ep[diff]:x16}, found 0x{ap[diff]:x16}");
         }

@@ -35,7 +35,7 @@ internal static class PageTableKit
         return id;
     }
 
-    public static ulong[] TableAt(Stage2PageTable pgt, ulong ipa, int level) => pgt.Pool.Page(TableIdAt(pgt, ipa, level));
+    public static Span<ulong> TableAt(Stage2PageTable pgt, ulong ipa, int level) => pgt.Pool.Page(TableIdAt(pgt, ipa, level));
 
     public static ulong EntryAt(Stage2PageTable pgt, ulong ipa, int level) =>
         TableAt(pgt, ipa, level)[pgt.Granule.IndexAt(ipa, level)];

@@ -23,7 +23,7 @@ public class SplitAndFigureTests
         Assert.Equal(0, pgt.Split(ipa + 4 * K, 4 * K, MemoryCache.Unbounded()));
 
         string rwx = new(prot.Where(c => c is 'r' or 'w' or 'x').ToArray());
-        ulong[] pages = pgt.Pool.Page(ChildOf(pgt, ipa, 2));
+        Span<ulong> pages = pgt.Pool.Page(ChildOf(pgt, ipa, 2));
         for (int i = 0; i < pages.Length; i++)
             Assert.Equal(LeafDescriptor(pa + (ulong)i * 4 * K, 3, rwx, fwb), pages[i]);
         AssertCounters(pgt.Counters - before,

@@ -42,7 +42,7 @@ internal static class TableAudit
                 return $"table page {id} is reached at L{level} but recorded at L{pool.Level(id)}";
             tables[level]++;
 
-            ulong[] entries = pool.Page(id);
+            Span<ulong> entries = pool.Page(id);
             int nonZero = 0;
             for (int idx = 0; idx < entries.Length; idx++)
             {
