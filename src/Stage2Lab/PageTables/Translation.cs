@@ -32,3 +32,16 @@ public interface ILeafSink
 {
     void OnLeaf(in LeafEntry leaf);
 }
+
+/// <summary>
+/// A leaf sink that also takes the valid entries of a last-level table in one call, where enumerating a big
+/// table one leaf at a time would cost a call per 4 KiB page (a 256 GiB BAR mapped page by page has 67M).
+/// </summary>
+public interface IPageLeavesSink : ILeafSink
+{
+    /// <summary>
+    /// Consecutive valid last-level leaves: <paramref name="entries"/>[i] maps [ipa + i*pageBytes, +pageBytes).
+    /// The same leaves, in the same order, as that many <see cref="ILeafSink.OnLeaf"/> calls at the last level.
+    /// </summary>
+    void OnPages(ulong ipa, ulong pageBytes, ReadOnlySpan<ulong> entries);
+}

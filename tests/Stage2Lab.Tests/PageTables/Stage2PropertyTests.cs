@@ -3,6 +3,7 @@ using System.Text;
 using CsCheck;
 using Stage2Lab.Arch;
 using Stage2Lab.PageTables;
+using Stage2Lab.Simulation.Runs;
 
 namespace Stage2Lab.Tests.PageTables;
 
@@ -70,6 +71,24 @@ public class Stage2PropertyTests
             // Every counted install was removed again (by unmap, break-before-make or a freed subtree).
             Assert.Equal(pgt.Counters.LeavesInstalled, pgt.Counters[Stage2Counter.LeavesRemoved]);
             Assert.Equal(pgt.Counters[Stage2Counter.TablePagesAllocated], pgt.Counters[Stage2Counter.TablePagesFreed]);
+        }, iter: Iterations, print: Script);
+    }
+
+    [Fact]
+    public void Leaf_batches_are_the_leaves_one_by_one_and_build_the_same_runs_after_every_op()
+    {
+        Scenarios.Sample(s =>
+        {
+            var run = new Run(s);
+            run.Execute(afterEachOp: window =>
+            {
+                run.AssertBatchesMatchLeaves(window.Start, window.End);
+                // A range starting and ending inside last-level tables.
+                ulong page = s.Granule.PageSize;
+                if (window.End - window.Start > 2 * page)
+                    run.AssertBatchesMatchLeaves(window.Start + page, window.End - page);
+            });
+            run.AssertBatchesMatchLeaves(0, 1UL << s.IpaBits);
         }, iter: Iterations, print: Script);
     }
 
@@ -219,6 +238,23 @@ public class Stage2PropertyTests
         public readonly void OnLeaf(in LeafEntry leaf) => Items.Add(leaf);
     }
 
+    /// <summary>The batched enumeration, each page of a batch expanded to the leaf the per-leaf one gives.</summary>
+    private struct BatchList : IPageLeavesSink
+    {
+        public BatchList() => Items = [];
+
+        public List<LeafEntry> Items;
+
+        public readonly void OnLeaf(in LeafEntry leaf) => Items.Add(leaf);
+
+        public readonly void OnPages(ulong ipa, ulong pageBytes, ReadOnlySpan<ulong> entries)
+        {
+            Assert.NotEqual(0, entries.Length);
+            for (int i = 0; i < entries.Length; i++)
+                Items.Add(new LeafEntry(ipa + (ulong)i * pageBytes, Granule.LastLevel, pageBytes, new Descriptor(entries[i])));
+        }
+    }
+
     /// <summary>One scenario run on the library and on the reference side by side.</summary>
     private sealed class Run
     {
@@ -360,6 +396,34 @@ public class Stage2PropertyTests
                     }
                 }
             }
+        }
+
+        /// <summary>VisitLeafBatches gives the leaves VisitLeaves gives, and the final-state sinks (the IPA map's
+        /// runs, the shadow's level counts) come out the same from either.</summary>
+        public void AssertBatchesMatchLeaves(ulong start, ulong end)
+        {
+            if (end <= start)
+                return;
+            var perLeaf = new LeafList();
+            Table.VisitLeaves(start, end - start, ref perLeaf);
+            var batched = new BatchList();
+            Table.VisitLeafBatches(start, end - start, ref batched);
+            Assert.Equal(perLeaf.Items, batched.Items);
+
+            FinalState one = new(), two = new();
+            var leafByLeaf = new LeafRunBuilder(one, _s.Features.Fwb);
+            Table.VisitLeaves(start, end - start, ref leafByLeaf);
+            leafByLeaf.Flush();
+            var byTable = new LeafRunBuilder(two, _s.Features.Fwb);
+            Table.VisitLeafBatches(start, end - start, ref byTable);
+            byTable.Flush();
+            Assert.Equal(one.Leaves, two.Leaves);
+            Assert.Equal(one.MappedBytes, two.MappedBytes);
+            Assert.Equal(one.Runs, two.Runs);
+
+            var counted = new LeafLevelCounter(new long[4]);
+            Table.VisitLeafBatches(start, end - start, ref counted);
+            Assert.Equal(one.Leaves, counted.Leaves);
         }
 
         /// <summary>The library's leaves touching [start, end), in IPA order, are exactly the reference's,

@@ -56,8 +56,8 @@ public sealed class MetricsRecorder : ITimelineObserver
     public void OnFinish(KvmVm vm, int lastEventNumber)
     {
         FinalState final = Run.Final;
-        var sink = new RunBuilder(final, vm.Features.Fwb);
-        vm.Stage2.VisitLeaves(ref sink);
+        var sink = new LeafRunBuilder(final, vm.Features.Fwb);
+        vm.Stage2.VisitLeafBatches(ref sink);
         sink.Flush();
         for (int level = 0; level < 4; level++)
             final.TablePages[level] = vm.Stage2.LiveTablePages(level);
@@ -72,56 +72,9 @@ public sealed class MetricsRecorder : ITimelineObserver
             final.Vmas.Add((vma.Start, vma.End, vma.Name ?? ""));
         if (vm.ShadowMmu is { } shadow)
         {
-            var count = new LevelCounter(new long[4]);
-            shadow.Pgt.VisitLeaves(ref count);
+            var count = new LeafLevelCounter(new long[4]);
+            shadow.Pgt.VisitLeafBatches(ref count);
             final.ShadowLeaves = count.Leaves;
-        }
-    }
-
-    /// <summary>Counts leaves per level (the shadow stage 2 of an L2 guest).</summary>
-    private readonly struct LevelCounter(long[] leaves) : ILeafSink
-    {
-        public long[] Leaves => leaves;
-
-        public void OnLeaf(in LeafEntry leaf) => leaves[leaf.Level]++;
-    }
-
-    /// <summary>Merges consecutive leaves of one level and memory type into runs.</summary>
-    private struct RunBuilder : ILeafSink
-    {
-        private readonly FinalState _final;
-        private readonly uint _deviceAttr;
-        private LeafRun _current;
-        private bool _open;
-
-        public RunBuilder(FinalState final, bool fwb)
-        {
-            _final = final;
-            _deviceAttr = MemAttr.Encode(MemoryType.DeviceNGnRE, fwb);
-            _current = default;
-            _open = false;
-        }
-
-        public void OnLeaf(in LeafEntry leaf)
-        {
-            _final.Leaves[leaf.Level]++;
-            _final.MappedBytes[leaf.Level] += leaf.SizeBytes;
-            bool device = leaf.Descriptor.MemAttrField == _deviceAttr;
-            if (_open && _current.EndIpa == leaf.Ipa && _current.Level == leaf.Level && _current.Device == device)
-            {
-                _current = _current with { EndIpa = leaf.Ipa + leaf.SizeBytes, Leaves = _current.Leaves + 1 };
-                return;
-            }
-            Flush();
-            _current = new LeafRun(leaf.Ipa, leaf.Ipa + leaf.SizeBytes, leaf.Level, leaf.SizeBytes, device, 1);
-            _open = true;
-        }
-
-        public void Flush()
-        {
-            if (_open)
-                _final.Runs.Add(_current);
-            _open = false;
         }
     }
 }

@@ -1,0 +1,78 @@
+using Stage2Lab.Arch;
+
+namespace Stage2Lab.PageTables;
+
+/// <summary>Leaf enumeration a last-level table at a time.</summary>
+public sealed partial class Stage2PageTable
+{
+    /// <summary>
+    /// Every valid leaf overlapping [ipa, ipa+size), in IPA order, as <see cref="VisitLeaves{TSink}(ulong, ulong, ref TSink)"/>
+    /// gives them, except that the valid entries of each last-level table come as runs of consecutive pages
+    /// (<see cref="IPageLeavesSink.OnPages"/>) and blocks one by one.
+    /// </summary>
+    public void VisitLeafBatches<TSink>(ulong ipa, ulong sizeBytes, ref TSink sink) where TSink : struct, IPageLeavesSink
+    {
+        var visitor = new BatchCollector<TSink>(this, sink);
+        ulong end = Math.Min(ipa + sizeBytes, Geometry.IpaLimit);
+        if (end > ipa)
+            Walker.Walk(this, ipa, end - ipa, WalkFlags.TablePre | WalkFlags.Leaf, ref visitor);
+        sink = visitor.Sink;
+    }
+
+    /// <summary>Every valid leaf of the table, in IPA order, pages in runs.</summary>
+    public void VisitLeafBatches<TSink>(ref TSink sink) where TSink : struct, IPageLeavesSink =>
+        VisitLeafBatches(0, Geometry.IpaLimit, ref sink);
+
+    private struct BatchCollector<TSink> : IWalkVisitor where TSink : struct, IPageLeavesSink
+    {
+        private readonly Stage2PageTable _pgt;
+        public TSink Sink;
+
+        public BatchCollector(Stage2PageTable pgt, TSink sink)
+        {
+            _pgt = pgt;
+            Sink = sink;
+        }
+
+        public int Visit(ref VisitContext ctx, WalkFlags visit)
+        {
+            if (visit == WalkFlags.Leaf)
+            {
+                if ((ctx.Old & Descriptor.ValidBit) != 0)
+                {
+                    ulong span = _pgt.Granule.LevelSize(ctx.Level);
+                    Sink.OnLeaf(new LeafEntry(ctx.Addr & ~(span - 1), ctx.Level, span, new Descriptor(ctx.Old)));
+                }
+                return 0;
+            }
+            // A table entry: above the last level but one, the walk descends as usual; there, this visitor
+            // reads the last-level table under it itself and the walk steps over it.
+            if (ctx.Level != Granule.LastLevel - 1)
+                return 0;
+            ctx.SkipChildren = true;
+            Granule granule = _pgt.Granule;
+            ulong tableSpan = granule.LevelSize(ctx.Level);
+            ulong stop = Math.Min(ctx.End, (ctx.Addr & ~(tableSpan - 1)) + tableSpan);
+            ReadOnlySpan<ulong> table = _pgt.Pool.Page(_pgt.ChildId(ctx.Old));
+            int first = granule.IndexAt(ctx.Addr, Granule.LastLevel);
+            // The walk's addresses are page-aligned (kvm_pgtable_walk widens the range to pages).
+            int end = first + (int)((stop - ctx.Addr) >> granule.PageShift);
+            ulong page = granule.PageSize;
+            ulong tableIpa = ctx.Addr & ~(tableSpan - 1);
+            int idx = first;
+            while (idx < end)
+            {
+                // A run of valid entries, then the invalid ones after it.
+                int run = idx;
+                while (run < end && (table[run] & Descriptor.ValidBit) != 0)
+                    run++;
+                if (run > idx)
+                    Sink.OnPages(tableIpa + (ulong)idx * page, page, table[idx..run]);
+                idx = run;
+                while (idx < end && (table[idx] & Descriptor.ValidBit) == 0)
+                    idx++;
+            }
+            return 0;
+        }
+    }
+}
