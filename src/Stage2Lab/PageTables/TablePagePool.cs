@@ -21,8 +21,8 @@ internal sealed class TablePagePool
     /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned slabs.</summary>
     private const int UnpinnedPages = 64;
 
-    /// <summary>The largest slab, in pages: 8,192 4K pages are 32 MiB (16 huge pages), 2,048 64K pages 128 MiB.</summary>
-    private const int MaxSlabPages = 8192;
+    /// <summary>The largest slab: 32 MiB (8,192 4K pages, 16 huge pages).</summary>
+    private const int MaxSlabBytes = 32 << 20;
 
     private readonly Granule _granule;
     private readonly int _entries;
@@ -32,13 +32,16 @@ internal sealed class TablePagePool
     private int[] _freeIds = new int[64];
     private int _freeTop;
     private int _highWater;
+    private readonly int _maxSlabPages;
     private ulong[]? _slab;
     private int _slabNext;
+    private int _slabEnd;
 
     public TablePagePool(Granule granule)
     {
         _granule = granule;
         _entries = granule.EntriesPerTable;
+        _maxSlabPages = MaxSlabBytes >> granule.PageShift;
     }
 
     public int LivePages { get; private set; }
@@ -106,17 +109,16 @@ internal sealed class TablePagePool
     /// core) then allocates them from its thread's own allocation context and they die young, where pinned
     /// allocations share one lock and are only reclaimed by full collections. Beyond them, pages come from
     /// slabs as large as the pages already allocated (so at most half the memory is ahead of need), up to
-    /// <see cref="MaxSlabPages"/>.
+    /// <see cref="MaxSlabBytes"/>.
     /// </summary>
     private PageRef NewPage(int id)
     {
         if (id < UnpinnedPages)
             return new PageRef(new ulong[_entries], 0);
-        if (_slab is null || _slabNext + _entries > _slab.Length)
+        if (_slab is null || _slabNext == _slabEnd)
         {
-            int pages = Math.Min(id, MaxSlabPages);
-            _slab = TableSlab.Allocate(pages * _entries);
-            _slabNext = 0;
+            TableSlab slab = TableSlab.Allocate(Math.Min(id, _maxSlabPages) * _entries);
+            (_slab, _slabNext, _slabEnd) = (slab.Memory, slab.Start, slab.End);
         }
         var page = new PageRef(_slab, _slabNext);
         _slabNext += _entries;
