@@ -63,7 +63,7 @@ public sealed partial class Stage2PageTable
         if (Features.Fwb)
             return 0;
         var visitor = new FlushVisitor(this);
-        return Walker.Walk(this, ipa, sizeBytes, WalkFlags.Leaf, ref visitor);
+        return Walker.Walk(this, ipa, sizeBytes, WalkFlags.TablePre | WalkFlags.Leaf, ref visitor);
     }
 
     /// <summary>stage2_update_leaf_attrs: returns the last leaf seen and its level.</summary>
@@ -149,11 +149,27 @@ public sealed partial class Stage2PageTable
 
         public FlushVisitor(Stage2PageTable pgt) => _pgt = pgt;
 
-        /// <summary>stage2_flush_walker.</summary>
+        /// <summary>stage2_flush_walker, on each leaf; the visits of a last-level table's pages (all of one
+        /// size) are added up from its table entry, and the walk steps over it.</summary>
         public int Visit(ref VisitContext ctx, WalkFlags visit)
         {
-            if (_pgt.IsCacheable(ctx.Old))
-                _pgt.CleanDcache(_pgt.Granule.LevelSize(ctx.Level));
+            if (visit == WalkFlags.Leaf)
+            {
+                if (_pgt.IsCacheable(ctx.Old))
+                    _pgt.CleanDcache(_pgt.Granule.LevelSize(ctx.Level));
+                return 0;
+            }
+            if (ctx.Level != Granule.LastLevel - 1)
+                return 0;
+            ctx.SkipChildren = true;
+            long cacheable = 0;
+            foreach (ulong pte in _pgt.LastLevelEntries(ref ctx))
+            {
+                if (_pgt.IsCacheable(pte))
+                    cacheable++;
+            }
+            if (cacheable != 0)
+                _pgt.CleanDcache(_pgt.Granule.PageSize, cacheable);
             return 0;
         }
     }

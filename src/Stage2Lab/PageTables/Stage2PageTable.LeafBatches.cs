@@ -23,6 +23,20 @@ public sealed partial class Stage2PageTable
     public void VisitLeafBatches<TSink>(ref TSink sink) where TSink : struct, IPageLeavesSink =>
         VisitLeafBatches(0, Geometry.IpaLimit, ref sink);
 
+    /// <summary>
+    /// The last-level entries a walk would visit under the table entry <paramref name="ctx"/> (an entry of
+    /// the last level but one): from ctx.Addr to the end of the table or of the walk. Entry i maps
+    /// ctx.Addr + i pages (the walk's addresses are page-aligned: kvm_pgtable_walk widens the range to pages).
+    /// </summary>
+    internal Span<ulong> LastLevelEntries(ref VisitContext ctx)
+    {
+        Granule granule = Granule;
+        ulong tableSpan = granule.LevelSize(ctx.Level);
+        ulong stop = Math.Min(ctx.End, (ctx.Addr & ~(tableSpan - 1)) + tableSpan);
+        int first = granule.IndexAt(ctx.Addr, Granule.LastLevel);
+        return Pool.Page(ChildId(ctx.Old)).Slice(first, (int)((stop - ctx.Addr) >> granule.PageShift));
+    }
+
     private struct BatchCollector<TSink> : IWalkVisitor where TSink : struct, IPageLeavesSink
     {
         private readonly Stage2PageTable _pgt;
@@ -50,16 +64,10 @@ public sealed partial class Stage2PageTable
             if (ctx.Level != Granule.LastLevel - 1)
                 return 0;
             ctx.SkipChildren = true;
-            Granule granule = _pgt.Granule;
-            ulong tableSpan = granule.LevelSize(ctx.Level);
-            ulong stop = Math.Min(ctx.End, (ctx.Addr & ~(tableSpan - 1)) + tableSpan);
-            ReadOnlySpan<ulong> table = _pgt.Pool.Page(_pgt.ChildId(ctx.Old));
-            int first = granule.IndexAt(ctx.Addr, Granule.LastLevel);
-            // The walk's addresses are page-aligned (kvm_pgtable_walk widens the range to pages).
-            int end = first + (int)((stop - ctx.Addr) >> granule.PageShift);
-            ulong page = granule.PageSize;
-            ulong tableIpa = ctx.Addr & ~(tableSpan - 1);
-            int idx = first;
+            ReadOnlySpan<ulong> table = _pgt.LastLevelEntries(ref ctx);
+            ulong page = _pgt.Granule.PageSize;
+            int end = table.Length;
+            int idx = 0;
             while (idx < end)
             {
                 // A run of valid entries, then the invalid ones after it.
@@ -67,7 +75,7 @@ public sealed partial class Stage2PageTable
                 while (run < end && (table[run] & Descriptor.ValidBit) != 0)
                     run++;
                 if (run > idx)
-                    Sink.OnPages(tableIpa + (ulong)idx * page, page, table[idx..run]);
+                    Sink.OnPages(ctx.Addr + (ulong)idx * page, page, table[idx..run]);
                 idx = run;
                 while (idx < end && (table[idx] & Descriptor.ValidBit) == 0)
                     idx++;

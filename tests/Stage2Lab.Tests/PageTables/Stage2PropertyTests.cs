@@ -424,6 +424,24 @@ public class Stage2PropertyTests
             var counted = new LeafLevelCounter(new long[4]);
             Table.VisitLeafBatches(start, end - start, ref counted);
             Assert.Equal(one.Leaves, counted.Leaves);
+
+            // kvm_pgtable_stage2_flush (a last-level table's pages added up at once): one clean to PoC per
+            // cacheable leaf of the range, of the leaf's size, and nothing else (nothing at all with FWB).
+            uint normal = MemAttr.Encode(MemoryType.Normal, _s.Features.Fwb);
+            List<LeafEntry> cacheable = perLeaf.Items.FindAll(l => l.Descriptor.MemAttrField == normal);
+            Stage2Counters before = Table.Counters;
+            Assert.Equal(0, Table.Flush(start, end - start));
+            Stage2Counters delta = Table.Counters - before;
+            foreach (Stage2Counter counter in Enum.GetValues<Stage2Counter>())
+            {
+                long expected = _s.Features.Fwb ? 0 : counter switch
+                {
+                    Stage2Counter.DcacheCleanOps => cacheable.Count,
+                    Stage2Counter.DcacheCleanBytes => cacheable.Sum(l => (long)l.SizeBytes),
+                    _ => 0,
+                };
+                Assert.True(expected == delta[counter], $"flush [0x{start:x}, 0x{end:x}): {counter} {delta[counter]}, expected {expected}");
+            }
         }
 
         /// <summary>The library's leaves touching [start, end), in IPA order, are exactly the reference's,
