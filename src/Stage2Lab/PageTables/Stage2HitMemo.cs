@@ -46,7 +46,10 @@ internal sealed class Stage2HitMemo
     private readonly ulong[]?[] _entries = new ulong[Levels][];
     private long _generation = -1;
     private ulong _epoch;
-    private int _lastLevel;
+
+    // The level of the last leaf remembered, its entries and its shift: the one level probed.
+    private ulong[]? _lastEntries;
+    private int _lastShift;
 
     // Hits and probes in the current window of WindowProbes probes, and the accesses left to let through unprobed.
     private int _windowHits;
@@ -77,10 +80,10 @@ internal sealed class Stage2HitMemo
             NextEpoch();
             return false;
         }
-        ulong[]? entries = _entries[_lastLevel];
+        ulong[]? entries = _lastEntries;
         if (entries is null || ipa >= _ipaLimit)
             return false;
-        ulong block = ipa >> _levelShifts[_lastLevel];
+        ulong block = ipa >> _lastShift;
         ulong entry = entries[(int)(block & (EntriesPerLevel - 1))];
         ulong differs = entry ^ ((block << BlockShift) | _epoch);
         bool hit = (differs & ~AllowedMask) == 0 && (entry & (1UL << (AllowedShift + (int)access))) != 0;
@@ -114,7 +117,8 @@ internal sealed class Stage2HitMemo
             | ((pte & Descriptor.XnMask) == 0 ? 1UL << (int)AccessKind.Exec : 0);
         ulong block = ipa >> _levelShifts[level];
         entries[(int)(block & (EntriesPerLevel - 1))] = (block << BlockShift) | (allowed << AllowedShift) | _epoch;
-        _lastLevel = level;
+        _lastEntries = entries;
+        _lastShift = _levelShifts[level];
     }
 
     private void NextEpoch()
