@@ -20,6 +20,19 @@ public sealed partial class KvmVm
     /// <summary>The decision record of the last access (with <see cref="ExplainEveryFault"/>: null after a hit).</summary>
     public DecisionRecord? LastDecision { get; private set; }
 
+    private Stage2HitMemo? _hitMemo;
+
+    /// <summary>
+    /// Whether hits are served from a memo of recent hits (<see cref="Stage2HitMemo"/>) rather than by walking the
+    /// table again; on by default. It changes no result, count or descriptor (tests play the same accesses with
+    /// it on and off to show it); off, every access walks.
+    /// </summary>
+    internal bool HitMemoEnabled
+    {
+        get => _hitMemo is not null;
+        set => _hitMemo = value ? _hitMemo ?? new Stage2HitMemo(Stage2) : null;
+    }
+
     /// <summary>
     /// One guest access. The stage-2 table is walked as the MMU would: a valid leaf with the permission is a hit
     /// (the hardware sets AF). Otherwise the abort it raises — translation fault at the level the walk stopped,
@@ -28,10 +41,19 @@ public sealed partial class KvmVm
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)
     {
         HypVmCreated |= Config.ProtectedKvmEnabled;
+        // A hit on a leaf hit before, with the table unchanged since: the walk would find it again, with its AF
+        // already set, and change nothing. Explained accesses go the full way (they record the walk).
+        if (explain is null && _hitMemo is { } memo && memo.Hits(ipa, access))
+        {
+            LastDecision = null;
+            _counters.CountHit();
+            return FaultResult.Hit();
+        }
         Translation t = Stage2.Access(ipa, access);
         FaultResult result;
         if (t.IsMapped)
         {
+            _hitMemo?.Remember(ipa, t);
             result = FaultResult.Hit();
             if (explain is not null)
             {

@@ -33,6 +33,7 @@ public sealed partial class KvmVm
                 0, config.Flavor, isNested: true);
         }
         Memslots = new MemslotTable(config.MaxSlots);
+        HitMemoEnabled = true;
     }
 
     public VmConfig Config { get; }

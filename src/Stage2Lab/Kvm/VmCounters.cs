@@ -18,6 +18,13 @@ public struct VmCounters
 
     public readonly long Faults => Mapped + Relaxed + MmioExits + Retries + Errors + Injected + ForwardedToL1;
 
+    /// <summary>What <see cref="Count"/> does for a hit (no dirty page, no non-RAM page touched).</summary>
+    public void CountHit()
+    {
+        Accesses++;
+        Hits++;
+    }
+
     public void Count(in FaultResult result)
     {
         Accesses++;

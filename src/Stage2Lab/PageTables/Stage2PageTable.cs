@@ -14,6 +14,7 @@ public sealed partial class Stage2PageTable
     private readonly int[] _rootIds;
     private readonly long[] _liveTablesByLevel = new long[4];
     private Stage2Counters _counters;
+    private long _generation;
 
     // What every leaf change reads, kept as plain fields (a map or unmap touches them per entry).
     private readonly bool _fwb;
@@ -59,6 +60,18 @@ public sealed partial class Stage2PageTable
     /// <summary>Everything the table has done so far.</summary>
     public ref readonly Stage2Counters Counters => ref _counters;
 
+    /// <summary>
+    /// Changes with every descriptor write (<see cref="WritePte"/>, the hardware's AF set), every table page
+    /// allocated or freed, and every walk (a walk's visitor may write entries directly, as MapPageByPage fills
+    /// last-level tables): while it stays the same, every translation does too. Simulator-side memos of the
+    /// table (<see cref="Stage2HitMemo"/>) key on it; it is no part of the modelled state and no count.
+    /// </summary>
+    public long Generation => _generation;
+
+    /// <summary>The table may have changed: bump <see cref="Generation"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Changed() => _generation++;
+
     /// <summary>Table pages reachable from the root at each level (roots count at the start level).</summary>
     public long LiveTablePages(int level) => _liveTablesByLevel[level];
 
@@ -77,6 +90,7 @@ public sealed partial class Stage2PageTable
     internal void WritePte(ref VisitContext ctx, ulong value)
     {
         ctx.Table[ctx.Index] = value;
+        _generation++;
         _counters.Add(Stage2Counter.DescriptorWrites);
     }
 
@@ -86,6 +100,7 @@ public sealed partial class Stage2PageTable
     internal int AllocateTable(int level)
     {
         int id = Pool.Allocate(level);
+        _generation++;
         _liveTablesByLevel[level]++;
         _counters.Add(Stage2Counter.TablePagesAllocated);
         return id;
@@ -95,6 +110,7 @@ public sealed partial class Stage2PageTable
     {
         _liveTablesByLevel[Pool.Level(id)]--;
         Pool.Free(id);
+        _generation++;
         _counters.Add(Stage2Counter.TablePagesFreed);
     }
 

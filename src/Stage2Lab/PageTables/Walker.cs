@@ -76,6 +76,8 @@ internal static class Walker
         if (start > limit || end > limit || end < start)
             return -Errno.ERANGE;
 
+        // Visitors write through ctx.Table (and some, as MapPageByPage's, without WritePte): a walk may change the table.
+        pgt.Changed();
         var data = new WalkData { Start = start, Addr = start, End = end };
         int ret = 0;
         int startLevel = pgt.Geometry.StartLevel;
@@ -92,6 +94,7 @@ internal static class Walker
     public static int WalkUnlinked<TVisitor>(Stage2PageTable pgt, int tableId, int level, ulong span, WalkFlags flags, ref TVisitor visitor)
         where TVisitor : struct, IWalkVisitor
     {
+        pgt.Changed();
         var data = new WalkData { Start = 0, Addr = 0, End = span };
         return WalkTable(pgt, ref data, tableId, level, flags, ref visitor);
     }

@@ -81,6 +81,24 @@ public class SweepCliTests
     }
 
     [Fact]
+    public void Heavy_policies_run_first_but_rows_keep_the_order_given()
+    {
+        // v5.13 maps the BAR page by page at slot creation, so it is started before v6.18 at each point; the rows
+        // still list the policies as --policies gives them, the same for one job and two.
+        string scenario = WriteScenario(TempDir());
+        string[] sweep = ["sweep", scenario, .. Vary[..4], "--policies", "v6.18", "v5.13", "--format", "csv"];
+        var one = InProcess([.. sweep, "--jobs", "1"]);
+        var two = InProcess([.. sweep, "--jobs", "2"]);
+        Assert.True(one.Code == 0, one.Err);
+        Assert.Equal(one.Out, two.Out);
+        string[] lines = one.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1 + 5 * 2 * 2, lines.Length);
+        Assert.StartsWith("0,0x7f1000000000,256M,v6.18,4K,", lines[1]);
+        Assert.StartsWith("0,0x7f1000000000,256M,v5.13,4K,", lines[2]);
+        Assert.StartsWith("9,0x7f1040000000,1G,v5.13,", lines[^1]);
+    }
+
+    [Fact]
     public void The_rows_are_the_runs_of_the_scenario_with_those_values()
     {
         string scenario = WriteScenario(TempDir());

@@ -6,8 +6,8 @@ namespace Stage2Lab.Simulation.Sweeps;
 
 /// <summary>
 /// Runs a sweep's points (those of one shard) under each policy on <c>jobs</c> threads. Every run is independent
-/// (its own scenario object, its own VM) and lands in its slot of the result, so the rows are the same, in the
-/// same order, whatever the number of jobs or the machine's load.
+/// (its own VM; the runs of a point share its scenario, which they only read) and lands in its slot of the
+/// result, so the rows are the same, in the same order, whatever the number of jobs or the machine's load.
 /// </summary>
 public static class SweepRunner
 {
@@ -30,33 +30,79 @@ public static class SweepRunner
         ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
         var (first, end) = shard.Range(plan.Points);
         int policies = plan.Policies.Count;
-        long items = (end - first) * policies;
+        long points = end - first;
+        long items = points * policies;
         var rows = new SweepRow[items];
         // The name of point 0, whichever the shard: every shard of a sweep says the same.
-        string scenarioName = plan.Load(0).Name;
+        Scenario point0 = plan.Load(0);
+        string scenarioName = point0.Name;
         long done = 0;
         // Representative decisions cost an explanation per fault and a sweep shows none: metrics only.
         var options = new RunOptions { CaptureDecisions = false };
-        // A point is read once and run under its policies one after another on one thread (as compare runs a
-        // scenario); with fewer points than threads to keep busy, each (point, policy) is its own work item.
-        int perItem = (end - first) >= jobs * 4L ? policies : 1;
-        Parallel.For(0L, items / perItem, new ParallelOptions { MaxDegreeOfParallelism = jobs }, work =>
+        // Each (point, policy) run is a work item, taken in order by whichever thread is free: points in order,
+        // and a point's heaviest policies first, so the last items are light ones and every thread keeps working
+        // to the end. A point is read once and its runs share it (a run only reads its scenario, as advise's
+        // parallel runs do); it is let go when its last run is done.
+        int[] policyOrder = HeaviestFirst(point0, plan.Policies);
+        var scenarios = new PointScenarios(plan, first, points, policies);
+        long next = -1;
+        Parallel.For(0, (int)Math.Min(jobs, Math.Max(1, items)), new ParallelOptions { MaxDegreeOfParallelism = jobs }, _ =>
         {
-            long item = work * perItem;
-            long point = first + item / policies;
-            Scenario s = plan.Load(point);
-            string[] values = plan.ValuesAt(point);
-            for (int k = 0; k < perItem; k++, item++)
+            long item;
+            while ((item = Interlocked.Increment(ref next)) < items)
             {
-                PolicyRun run = ScenarioRunner.Run(s, plan.Policies[(int)(item % policies)], options);
+                long pointIndex = item / policies;
+                int policy = policyOrder[(int)(item % policies)];
+                long point = first + pointIndex;
+                Scenario s = scenarios.Take(pointIndex);
+                PolicyRun run = ScenarioRunner.Run(s, plan.Policies[policy], options);
                 var metrics = new long[SweepMetrics.All.Count];
                 for (int m = 0; m < metrics.Length; m++)
                     metrics[m] = SweepMetrics.All[m].Of(run);
-                rows[item] = new SweepRow(point, values, run.Policy, s.Host.PageSize.Name, metrics);
+                rows[pointIndex * policies + policy] = new SweepRow(point, plan.ValuesAt(point), run.Policy, s.Host.PageSize.Name, metrics);
+                scenarios.Done(pointIndex);
                 long n = Interlocked.Increment(ref done);
                 progress?.Invoke(n, items);
             }
         });
         return new SweepResult(scenarioName, Path.GetFileName(plan.File), plan.ScenarioSha256, plan.Axes, plan.Policies, plan.Points, shard, rows);
+    }
+
+    /// <summary>
+    /// The policies' indices, the most expensive first: those that map PFNMAP slots page by page at creation
+    /// (v5.9, v5.13: millions of descriptors for a large BAR) before those that map on fault. Only the order in
+    /// which runs start depends on it, never a result or its place.
+    /// </summary>
+    private static int[] HeaviestFirst(Scenario s, IReadOnlyList<string> policies)
+    {
+        var pages = new ulong[policies.Count];
+        for (int i = 0; i < pages.Length; i++)
+            pages[i] = MemoryEstimator.Estimate(s, policies[i]).PagesMappedAtCreation;
+        int[] order = [.. Enumerable.Range(0, policies.Count)];
+        // A stable sort: equal costs keep the order given.
+        return [.. order.OrderByDescending(i => pages[i])];
+    }
+
+    /// <summary>Each point's scenario, read by the first of its runs to start and let go by the last to end.</summary>
+    private sealed class PointScenarios(SweepPlan plan, long first, long points, int runsPerPoint)
+    {
+        private readonly Scenario?[] _scenarios = new Scenario?[points];
+        private readonly int[] _runsLeft = [.. Enumerable.Repeat(runsPerPoint, (int)points)];
+        private readonly Lock[] _locks = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
+
+        public Scenario Take(long index)
+        {
+            lock (_locks[index % _locks.Length])
+                return _scenarios[index] ??= plan.Load(first + index);
+        }
+
+        public void Done(long index)
+        {
+            if (Interlocked.Decrement(ref _runsLeft[index]) == 0)
+            {
+                lock (_locks[index % _locks.Length])
+                    _scenarios[index] = null;
+            }
+        }
     }
 }

@@ -16,8 +16,9 @@ public struct SplitMix64
         return z ^ (z >> 31);
     }
 
-    /// <summary>Uniform in [0, bound) (Lemire's multiply-shift; bias below 2^-64·bound).</summary>
-    public ulong NextBelow(ulong bound) => bound == 0 ? 0 : (ulong)(((UInt128)Next() * bound) >> 64);
+    /// <summary>Uniform in [0, bound) (Lemire's multiply-shift: the high half of the 128-bit product; bias below
+    /// 2^-64·bound). Math.BigMul is one MUL/MULX where a UInt128 product is a call per draw.</summary>
+    public ulong NextBelow(ulong bound) => bound == 0 ? 0 : Math.BigMul(Next(), bound, out _);
 
     public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
 }
