@@ -70,8 +70,8 @@ public sealed partial class GuestTlbModel
         }
 
         int combinedShift = Math.Min(r.EntryShift, final.LeafShift);
-        if (TlbCounters.PageSizeStat(combinedShift) is { } bucket)
-            _counters.Add(bucket);
+        if (_pageSizeStats[combinedShift] >= 0)
+            _counters.Add((TlbStat)_pageSizeStats[combinedShift]);
         int l2Shift = _l2Fit[combinedShift];
         if (l2Shift >= 0)
             InsertL2(gva, TlbEntryKind.Combined, l2Shift);
@@ -153,7 +153,9 @@ public sealed partial class GuestTlbModel
     {
         int prefixShift = leaf == start ? 63 : _s1Shifts[leaf - 1];
         ulong key = ((gva >> prefixShift) << 2 | (uint)leaf) + 1;
-        ref PathMemoSlot slot = ref _pathMemo[(int)((key ^ (key >> 10)) & (PathMemoEntries - 1))];
+        // Neighbouring prefixes take neighbouring slots (four to a cache line): a working set of tables stays
+        // compact and collides only 2^PathMemoBits prefixes apart.
+        ref PathMemoSlot slot = ref _pathMemo[(int)(((gva >> prefixShift) ^ ((ulong)leaf << (PathMemoBits - 2))) & (PathMemoEntries - 1))];
         int generation = _stage2Leaves.Generation;
         if (_memoize && slot.Key == key && slot.Generation == generation)
             return slot.Cost;

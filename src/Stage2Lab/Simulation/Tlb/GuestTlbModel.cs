@@ -29,7 +29,8 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     private readonly int[] _dtbFit = new int[64];
     private readonly int[] _l2Fit = new int[64];
     private readonly Stage2LeafMemo _stage2Leaves;
-    private const int PathMemoEntries = 8192;
+    private const int PathMemoBits = 13;
+    private const int PathMemoEntries = 1 << PathMemoBits;
     private readonly PathMemoSlot[] _pathMemo = new PathMemoSlot[PathMemoEntries];
     private readonly bool _memoize;
 
@@ -42,6 +43,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     private readonly int[] _s1Shifts = new int[Granule.LastLevel + 1];
     private readonly int[] _s2Shifts = new int[Granule.LastLevel + 1];
     private readonly int[] _s2LevelOfShift = new int[64];
+    private readonly int[] _pageSizeStats = new int[64];
     private TlbCounters _counters;
 
     public GuestTlbModel(TlbProfile profile, GuestStage1 guest, Stage2PageTable stage2)
@@ -65,6 +67,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
             _itbFit[shift] = profile.L1Instruction.FitShift(shift);
             _dtbFit[shift] = profile.L1Data.FitShift(shift);
             _l2Fit[shift] = profile.L2.FitShift(shift);
+            _pageSizeStats[shift] = TlbCounters.PageSizeStat(shift) is { } bucket ? (int)bucket : -1;
         }
         _stage1WalkCache = profile.Stage1WalkCache;
         _stage2WalkCache = profile.Stage2WalkCache;

@@ -21,9 +21,10 @@ namespace Stage2Lab.Simulation.Tlb;
 /// </summary>
 internal sealed class Stage2LeafMemo
 {
-    /// <summary>Bits of page knowledge kept (256 KiB): 4,096 chunks of 4K pages (8 GiB), 1,024 of 16K, 256 of 64K.</summary>
-    private const int PageBits = 1 << 21;
-    private const int BlockSlots = 1 << 14;
+    /// <summary>Bits of page knowledge kept (128 KiB): 2,048 chunks of 4K pages (4 GiB), 512 of 16K, 128 of 64K.</summary>
+    private const int PageBits = 1 << 20;
+    /// <summary>Blocks remembered (64 KiB): 4,096, 8 GiB of 2M blocks.</summary>
+    private const int BlockSlots = 1 << 12;
 
     private readonly Stage2PageTable _stage2;
     private readonly bool _enabled;
@@ -94,9 +95,9 @@ internal sealed class Stage2LeafMemo
         {
             int level = BitOperations.TrailingZeroCount(levels);
             levels &= levels - 1;
-            ulong key = (ipa >> _levelShifts[level]) << 2 | (uint)level;
-            ref BlockSlot s = ref _blocks[BlockSlotOf(key)];
-            if (s.Key == key && s.Generation == _generation)
+            ulong block = ipa >> _levelShifts[level];
+            ref BlockSlot s = ref _blocks[BlockSlotOf(block, level)];
+            if (s.Block == block && s.Level == level && s.Generation == _generation)
             {
                 faultLevel = 0;
                 return level;
@@ -106,7 +107,7 @@ internal sealed class Stage2LeafMemo
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockSlotOf(ulong key) => (int)((key ^ (key >> 14)) & (BlockSlots - 1));
+    private static int BlockSlotOf(ulong block, int level) => (int)((block ^ ((ulong)level << 10)) & (BlockSlots - 1));
 
     private int Walk(ulong ipa, out int faultLevel)
     {
@@ -140,14 +141,16 @@ internal sealed class Stage2LeafMemo
             _pagesKnown = true;
             return;
         }
-        ulong key = (ipa >> _levelShifts[level]) << 2 | (uint)level;
-        _blocks[BlockSlotOf(key)] = new BlockSlot { Key = key, Generation = _generation };
+        ulong block = ipa >> _levelShifts[level];
+        _blocks[BlockSlotOf(block, level)] = new BlockSlot { Block = block, Level = level, Generation = _generation };
         _blockLevelsKnown |= 1u << level;
     }
 
+    /// <summary>Neighbouring blocks of a level fill neighbouring slots (four to a cache line).</summary>
     private struct BlockSlot
     {
-        public ulong Key;
+        public ulong Block;
+        public int Level;
         public int Generation;
     }
 }

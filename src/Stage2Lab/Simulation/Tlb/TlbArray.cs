@@ -148,10 +148,19 @@ internal sealed class TlbArray
         if (way < 0)
         {
             way = oldest;
-            Forget(Unsafe.Add(ref set, way));
+            ulong victim = Unsafe.Add(ref set, way);
+            // The same kind and size out and in (a walk's combined entry replacing another): no count changes.
+            if ((byte)victim != (byte)tag)
+            {
+                Forget(victim);
+                Remember(tag);
+            }
+        }
+        else
+        {
+            Remember(tag);
         }
         Unsafe.Add(ref set, way) = tag;
-        Remember(tag);
         Unsafe.Add(ref set, ways + way) = ++_clock;
     }
 
