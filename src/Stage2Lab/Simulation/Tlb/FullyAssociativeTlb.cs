@@ -18,6 +18,7 @@ internal sealed class FullyAssociativeTlb
     private readonly int[] _newer;         // recency list: towards the most recent
     private readonly int[] _older;         // recency list: towards the least recent
     private readonly int[] _index;         // open-addressing hash: tag -> entry, None = empty slot
+    private readonly ulong[] _slotTags;    // the tag at each index slot (0 = empty): a probe reads no entry
     private readonly int _indexMask;
     private readonly int[] _liveByShift = new int[64];
     private ulong _shiftsPresent;
@@ -34,6 +35,7 @@ internal sealed class FullyAssociativeTlb
         _older = new int[entries];
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)entries * 4);
         _index = new int[size];
+        _slotTags = new ulong[size];
         _indexMask = size - 1;
         Clear();
     }
@@ -106,6 +108,7 @@ internal sealed class FullyAssociativeTlb
     {
         Array.Clear(_tags);
         Array.Fill(_index, None);
+        Array.Clear(_slotTags);
         Array.Clear(_liveByShift);
         _shiftsPresent = 0;
         _mostRecent = _leastRecent = None;
@@ -142,12 +145,15 @@ internal sealed class FullyAssociativeTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Find(ulong tag)
     {
+        ulong[] slotTags = _slotTags;
         int slot = Home(tag);
         while (true)
         {
-            int entry = _index[slot];
-            if (entry == None || _tags[entry] == tag)
-                return entry;
+            ulong t = slotTags[slot];
+            if (t == tag)
+                return _index[slot];
+            if (t == 0)
+                return None;
             slot = (slot + 1) & _indexMask;
         }
     }
@@ -155,8 +161,9 @@ internal sealed class FullyAssociativeTlb
     private void Index(ulong tag, int entry)
     {
         int slot = Home(tag);
-        while (_index[slot] != None)
+        while (_slotTags[slot] != 0)
             slot = (slot + 1) & _indexMask;
+        _slotTags[slot] = tag;
         _index[slot] = entry;
     }
 
@@ -164,22 +171,24 @@ internal sealed class FullyAssociativeTlb
     private void Unindex(ulong tag)
     {
         int slot = Home(tag);
-        while (_tags[_index[slot]] != tag)
+        while (_slotTags[slot] != tag)
             slot = (slot + 1) & _indexMask;
         int hole = slot;
         int next = (hole + 1) & _indexMask;
-        while (_index[next] != None)
+        while (_slotTags[next] != 0)
         {
-            int home = Home(_tags[_index[next]]);
+            int home = Home(_slotTags[next]);
             // Move the entry back into the hole unless its home lies cyclically in (hole, next].
             bool stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
             if (!stays)
             {
+                _slotTags[hole] = _slotTags[next];
                 _index[hole] = _index[next];
                 hole = next;
             }
             next = (next + 1) & _indexMask;
         }
+        _slotTags[hole] = 0;
         _index[hole] = None;
     }
 

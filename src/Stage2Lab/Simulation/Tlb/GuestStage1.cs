@@ -25,6 +25,9 @@ public sealed class GuestStage1
     public const int MaxRegions = 64;
 
     private readonly RegionInfo[] _regions;
+    private readonly int[] _prefixShifts = new int[Granule.LastLevel + 1];
+    private readonly ulong _vaMask;
+    private readonly int _pageShift;
     private int _lastVaHit;
     private int _lastIpaHit;
 
@@ -37,6 +40,10 @@ public sealed class GuestStage1
         Regions = regions;
         TablesIpa = tablesIpa;
         _regions = new RegionInfo[regions.Length];
+        _vaMask = (1UL << vaBits) - 1;
+        _pageShift = granule.PageShift;
+        for (int level = StartLevel; level <= Granule.LastLevel; level++)
+            _prefixShifts[level] = TablePrefixShift(level);
         TablePages = Layout(regions);
     }
 
@@ -271,6 +278,16 @@ public sealed class GuestStage1
     }
 
     internal ref readonly RegionInfo Region(int index) => ref _regions[index];
+
+    /// <summary><see cref="TableIpa"/> for a region the caller already holds, with the level's prefix shift read
+    /// from a table (the walk's hot path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong TableIpaFast(in RegionInfo r, int level, ulong va)
+    {
+        ulong canonical = (va & _vaMask) | ((va >> 63) << VaBits);
+        long index = r.TableOffset[level] + (long)(canonical >> _prefixShifts[level]);
+        return TablesIpa + ((ulong)index << _pageShift);
+    }
 
     /// <summary>The IPA of the level-<paramref name="level"/> table a walk of <paramref name="va"/> reads
     /// (region <paramref name="region"/>, start level ≤ level ≤ its leaf level).</summary>

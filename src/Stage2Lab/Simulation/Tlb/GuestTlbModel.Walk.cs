@@ -22,8 +22,7 @@ public sealed partial class GuestTlbModel
             return;
         }
         ref readonly GuestStage1.RegionInfo r = ref Guest.Region(region);
-        Granule granule = Guest.Granule;
-        int start = Guest.StartLevel;
+        int start = _s1Start;
         int leaf = r.LeafLevel;
         _counters.Add(TlbStat.Walks);
 
@@ -31,11 +30,11 @@ public sealed partial class GuestTlbModel
         // table's PA already known (no stage-2 translation for that table).
         int resume = start;
         bool resumeTablePaKnown = false;
-        if (Profile.Stage1WalkCache)
+        if (_stage1WalkCache)
         {
             for (int level = leaf - 1; level >= start; level--)
             {
-                if (_l2.Lookup(gva, TlbEntryKind.Stage1Table, granule.LevelShift(level)))
+                if (_l2.Lookup(gva, TlbEntryKind.Stage1Table, _s1Shifts[level]))
                 {
                     resume = level + 1;
                     resumeTablePaKnown = true;
@@ -51,11 +50,11 @@ public sealed partial class GuestTlbModel
             refs++;
             // The cached descriptor above the resume level gave that table's PA: no stage-2 translation for it.
             if (level != resume || !resumeTablePaKnown)
-                refs += TranslateStage2(Guest.TableIpa(region, level, gva), isTable: true).References;
-            if (level < leaf && Profile.Stage1WalkCache)
-                InsertL2(gva, TlbEntryKind.Stage1Table, granule.LevelShift(level));
+                refs += TranslateStage2(Guest.TableIpaFast(in r, level, gva), isTable: true).References;
+            if (level < leaf && _stage1WalkCache)
+                InsertL2(gva, TlbEntryKind.Stage1Table, _s1Shifts[level]);
         }
-        long refsWithoutCaches = TablePathCostWithoutCaches(region, gva, start, leaf);
+        long refsWithoutCaches = TablePathCostWithoutCaches(in r, gva, start, leaf);
 
         ulong ipa = r.Ipa + (gva - r.Va);
         Stage2Step final = TranslateStage2(ipa, isTable: false);
@@ -71,8 +70,8 @@ public sealed partial class GuestTlbModel
         }
 
         int combinedShift = Math.Min(r.EntryShift, final.LeafShift);
-        if (TlbCounters.PageSizeStat(combinedShift) is { } bucket)
-            _counters.Add(bucket);
+        if (_pageSizeStats[combinedShift] >= 0)
+            _counters.Add((TlbStat)_pageSizeStats[combinedShift]);
         int l2Shift = _l2Fit[combinedShift];
         if (l2Shift >= 0)
             InsertL2(gva, TlbEntryKind.Combined, l2Shift);
@@ -85,15 +84,13 @@ public sealed partial class GuestTlbModel
 
     private Stage2Step TranslateStage2(ulong ipa, bool isTable)
     {
-        Granule s2 = Stage2.Granule;
-        int start = Stage2.Geometry.StartLevel;
-        if (Profile.Stage2LeafSizeShifts != 0)
+        int start = _s2Start;
+        if (_stage2LeafShifts != 0)
         {
             if (_l2.LookupAnySize(ipa, TlbEntryKind.Stage2Leaf, out int cachedShift))
             {
                 _counters.Add(TlbStat.Stage2Hits);
-                int leafLevel = s2.LevelOfSize(1UL << cachedShift);
-                return new Stage2Step(true, cachedShift, 0, leafLevel - start + 1);
+                return new Stage2Step(true, cachedShift, 0, _s2LevelOfShift[cachedShift] - start + 1);
             }
             _counters.Add(TlbStat.Stage2Misses);
         }
@@ -101,27 +98,16 @@ public sealed partial class GuestTlbModel
         // The real stage-2 table decides where the walk ends (Stage2PageTable.Translate is the hardware walk).
         int leaf = _stage2Leaves.LeafLevel(ipa, out int faultLevel);
         if (leaf < 0)
-        {
-            if (isTable)
-            {
-                // Assumption (docs/tlb-model.md): a guest table the host has not mapped yet is charged as a
-                // full-depth stage-2 walk to a page, the leaf KVM's fault would most plainly install.
-                _counters.Add(TlbStat.TableIpaUnmapped);
-                int full = Granule.LastLevel - start + 1;
-                return new Stage2Step(true, s2.PageShift, full, full);
-            }
-            int toFault = Math.Max(1, faultLevel - start + 1);
-            return new Stage2Step(false, 0, toFault, toFault);
-        }
+            return Stage2Unmapped(isTable, faultLevel);
 
         // A permission fault still finds the leaf: the walk's cost and the entry are the same.
         int depth = leaf - start + 1;
         int resume = start;
-        if (Profile.Stage2WalkCache)
+        if (_stage2WalkCache)
         {
             for (int level = leaf - 1; level >= start; level--)
             {
-                if (_l2.Lookup(ipa, TlbEntryKind.Stage2Table, s2.LevelShift(level)))
+                if (_l2.Lookup(ipa, TlbEntryKind.Stage2Table, _s2Shifts[level]))
                 {
                     resume = level + 1;
                     _counters.Add(TlbStat.Stage2PartialHits);
@@ -129,17 +115,32 @@ public sealed partial class GuestTlbModel
                 }
             }
             for (int level = resume; level < leaf; level++)
-                InsertL2(ipa, TlbEntryKind.Stage2Table, s2.LevelShift(level));
+                InsertL2(ipa, TlbEntryKind.Stage2Table, _s2Shifts[level]);
         }
         _counters.Add(TlbStat.Stage2Walks);
         _counters.Add(TlbStat.Stage2WalksTerminatedAtLevel0 + leaf);
-        int leafShift = s2.LevelShift(leaf);
-        if ((Profile.Stage2LeafSizeShifts >> leafShift & 1) != 0)
+        int leafShift = _s2Shifts[leaf];
+        if ((_stage2LeafShifts >> leafShift & 1) != 0)
         {
             InsertL2(ipa, TlbEntryKind.Stage2Leaf, leafShift);
             _counters.Add(TlbStat.Stage2Inserts);
         }
         return new Stage2Step(true, leafShift, leaf - resume + 1, depth);
+    }
+
+    private Stage2Step Stage2Unmapped(bool isTable, int faultLevel)
+    {
+        int start = _s2Start;
+        if (isTable)
+        {
+            // Assumption (docs/tlb-model.md): a guest table the host has not mapped yet is charged as a
+            // full-depth stage-2 walk to a page, the leaf KVM's fault would most plainly install.
+            _counters.Add(TlbStat.TableIpaUnmapped);
+            int full = Granule.LastLevel - start + 1;
+            return new Stage2Step(true, _s2Shifts[Granule.LastLevel], full, full);
+        }
+        int toFault = Math.Max(1, faultLevel - start + 1);
+        return new Stage2Step(false, 0, toFault, toFault);
     }
 
     /// <summary>
@@ -148,35 +149,42 @@ public sealed partial class GuestTlbModel
     /// and their depths change only when stage 2 is invalidated, so the sum is memoized (simulator-side) per
     /// prefix and stage-2 generation.
     /// </summary>
-    private long TablePathCostWithoutCaches(int region, ulong gva, int start, int leaf)
+    private long TablePathCostWithoutCaches(in GuestStage1.RegionInfo region, ulong gva, int start, int leaf)
     {
-        int prefixShift = leaf == start ? 63 : Guest.Granule.LevelShift(leaf - 1);
+        int prefixShift = leaf == start ? 63 : _s1Shifts[leaf - 1];
         ulong key = ((gva >> prefixShift) << 2 | (uint)leaf) + 1;
-        int slot = (int)((key ^ (key >> 10)) & (PathMemoEntries - 1));
+        // Neighbouring prefixes take neighbouring slots (four to a cache line): a working set of tables stays
+        // compact and collides only 2^PathMemoBits prefixes apart.
+        ref PathMemoSlot slot = ref _pathMemo[(int)(((gva >> prefixShift) ^ ((ulong)leaf << (PathMemoBits - 2))) & (PathMemoEntries - 1))];
         int generation = _stage2Leaves.Generation;
-        if (_memoize && _pathKeys[slot] == key && _pathGenerations[slot] == generation)
-            return _pathCosts[slot];
+        if (_memoize && slot.Key == key && slot.Generation == generation)
+            return slot.Cost;
         int cost = 0;
         bool allMapped = true;
         for (int level = start; level <= leaf; level++)
         {
-            int depth = Stage2Depth(Guest.TableIpa(region, level, gva), out bool mapped);
+            int depth = Stage2Depth(Guest.TableIpaFast(in region, level, gva), out bool mapped);
             cost += 1 + depth;
             allMapped &= mapped;
         }
         // An unmapped table's cost is an assumption that a later fault (with no TLBI) changes: not remembered.
         if (!allMapped)
             return cost;
-        _pathKeys[slot] = key;
-        _pathGenerations[slot] = generation;
-        _pathCosts[slot] = cost;
+        slot = new PathMemoSlot { Key = key, Generation = generation, Cost = cost };
         return cost;
+    }
+
+    private struct PathMemoSlot
+    {
+        public ulong Key;
+        public int Generation;
+        public int Cost;
     }
 
     /// <summary>Stage-2 descriptor reads a walk of <paramref name="ipa"/> needs with no cache at all.</summary>
     private int Stage2Depth(ulong ipa, out bool mapped)
     {
-        int start = Stage2.Geometry.StartLevel;
+        int start = _s2Start;
         int leaf = _stage2Leaves.LeafLevel(ipa, out _);
         mapped = leaf >= 0;
         return leaf < 0 ? Granule.LastLevel - start + 1 : leaf - start + 1;

@@ -29,11 +29,21 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
     private readonly int[] _dtbFit = new int[64];
     private readonly int[] _l2Fit = new int[64];
     private readonly Stage2LeafMemo _stage2Leaves;
-    private const int PathMemoEntries = 8192;
-    private readonly ulong[] _pathKeys = new ulong[PathMemoEntries];
-    private readonly int[] _pathGenerations = new int[PathMemoEntries];
-    private readonly int[] _pathCosts = new int[PathMemoEntries];
+    private const int PathMemoBits = 13;
+    private const int PathMemoEntries = 1 << PathMemoBits;
+    private readonly PathMemoSlot[] _pathMemo = new PathMemoSlot[PathMemoEntries];
     private readonly bool _memoize;
+
+    // The profile's switches and both stages' level arithmetic, read once instead of per walk step.
+    private readonly bool _stage1WalkCache;
+    private readonly bool _stage2WalkCache;
+    private readonly ulong _stage2LeafShifts;
+    private readonly int _s1Start;
+    private readonly int _s2Start;
+    private readonly int[] _s1Shifts = new int[Granule.LastLevel + 1];
+    private readonly int[] _s2Shifts = new int[Granule.LastLevel + 1];
+    private readonly int[] _s2LevelOfShift = new int[64];
+    private readonly int[] _pageSizeStats = new int[64];
     private TlbCounters _counters;
 
     public GuestTlbModel(TlbProfile profile, GuestStage1 guest, Stage2PageTable stage2)
@@ -57,6 +67,19 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
             _itbFit[shift] = profile.L1Instruction.FitShift(shift);
             _dtbFit[shift] = profile.L1Data.FitShift(shift);
             _l2Fit[shift] = profile.L2.FitShift(shift);
+            _pageSizeStats[shift] = TlbCounters.PageSizeStat(shift) is { } bucket ? (int)bucket : -1;
+        }
+        _stage1WalkCache = profile.Stage1WalkCache;
+        _stage2WalkCache = profile.Stage2WalkCache;
+        _stage2LeafShifts = profile.Stage2LeafSizeShifts;
+        _s1Start = guest.StartLevel;
+        _s2Start = stage2.Geometry.StartLevel;
+        Array.Fill(_s2LevelOfShift, -1);
+        for (int level = 0; level <= Granule.LastLevel; level++)
+        {
+            _s1Shifts[level] = guest.Granule.LevelShift(level);
+            _s2Shifts[level] = stage2.Granule.LevelShift(level);
+            _s2LevelOfShift[_s2Shifts[level]] = level;
         }
         _stage2Leaves = new Stage2LeafMemo(stage2, memoizeStage2);
         _memoize = memoizeStage2;
@@ -118,7 +141,7 @@ public sealed partial class GuestTlbModel : ITlbInvalidationListener
         _dtb.Clear();
         _l2.Clear();
         _stage2Leaves.Forget();
-        Array.Clear(_pathKeys);
+        Array.Clear(_pathMemo);
         _counters = default;
     }
 

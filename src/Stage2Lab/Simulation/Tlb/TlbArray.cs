@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Stage2Lab.Simulation.Tlb;
 
@@ -22,6 +23,12 @@ internal enum TlbEntryKind
 /// 2^shift-byte block it covers, what it translates, and its size; tag 0 is an empty way. The set is the low
 /// bits of the block number. Lookups allocate nothing; each (kind, size) present is tracked so a lookup probes
 /// only sizes that can hit.
+/// <para>
+/// Layout: one array, a set after another, each set its ways' tags then their last-use stamps (5 ways: 80 bytes),
+/// so a lookup and the refresh of its hit touch one or two adjacent cache lines. The set loops index through a
+/// ref to the set's first slot: the set number is masked and the array holds sets × 2 × ways slots, so every
+/// index is in range.
+/// </para>
 /// </summary>
 internal sealed class TlbArray
 {
@@ -29,27 +36,27 @@ internal sealed class TlbArray
     private const int ShiftBits = 6;
     private const int TagShift = 8;
 
-    private readonly ulong[] _tags;
-    private readonly long[] _stamps;
+    private readonly ulong[] _slots;
     private readonly int _ways;
+    private readonly int _setStride;
     private readonly ulong _setMask;
     private readonly int[] _liveByClass = new int[KindCount << ShiftBits];
     private readonly ulong[] _shiftsPresent = new ulong[KindCount];
     private readonly int[] _liveByKind = new int[KindCount];
-    private long _clock;
+    private ulong _clock;
 
     public TlbArray(int entries, int ways)
     {
-        int sets = entries / ways;
+        int sets = ways <= 0 ? 0 : entries / ways;
         if (ways <= 0 || sets * ways != entries || !BitOperations.IsPow2(sets))
             throw new ArgumentException($"a TLB of {entries} entries and {ways} ways must have a power-of-two number of sets");
         _ways = ways;
+        _setStride = 2 * ways;
         _setMask = (ulong)sets - 1;
-        _tags = new ulong[entries];
-        _stamps = new long[entries];
+        _slots = new ulong[sets * _setStride];
     }
 
-    public int Capacity => _tags.Length;
+    public int Capacity => _slots.Length / 2;
 
     public int Live(TlbEntryKind kind) => _liveByKind[(int)kind];
 
@@ -63,12 +70,10 @@ internal sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Lookup(ulong address, TlbEntryKind kind, int shift)
     {
-        int first = (int)((address >> shift) & _setMask) * _ways;
-        int way = WayOf(first, Tag(address, kind, shift));
-        if (way < 0)
+        // No entry of this kind and size at all: nothing to scan (and nothing to refresh).
+        if ((_shiftsPresent[(int)kind] >> shift & 1) == 0)
             return false;
-        _stamps[first + way] = ++_clock;
-        return true;
+        return Probe(address, kind, shift);
     }
 
     /// <summary>Whether an entry of this kind and any size covers the address (its size in
@@ -80,7 +85,7 @@ internal sealed class TlbArray
         while (present != 0)
         {
             int s = BitOperations.TrailingZeroCount(present);
-            if (Lookup(address, kind, s))
+            if (Probe(address, kind, s))
             {
                 shift = s;
                 return true;
@@ -91,42 +96,72 @@ internal sealed class TlbArray
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Probe(ulong address, TlbEntryKind kind, int shift)
+    {
+        ref ulong set = ref SetOf(address >> shift);
+        ulong tag = Tag(address, kind, shift);
+        int ways = _ways;
+        for (int w = 0; w < ways; w++)
+        {
+            if (Unsafe.Add(ref set, w) == tag)
+            {
+                Unsafe.Add(ref set, ways + w) = ++_clock;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The first slot (way 0's tag) of the set holding block number <paramref name="block"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref ulong SetOf(ulong block) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)(block & _setMask) * _setStride);
+
     /// <summary>Installs an entry (or refreshes it), evicting the set's least recently used one when full.</summary>
     public void Insert(ulong address, TlbEntryKind kind, int shift)
     {
         ulong tag = Tag(address, kind, shift);
-        int first = (int)((address >> shift) & _setMask) * _ways;
+        ref ulong set = ref SetOf(address >> shift);
+        int ways = _ways;
         // One pass over the set: the way holding the tag, else the first empty way, else the least recently used.
-        ulong[] tags = _tags;
-        long[] stamps = _stamps;
-        int empty = -1, oldest = first;
-        for (int i = first; i < first + _ways; i++)
+        int empty = -1, oldest = 0;
+        for (int w = 0; w < ways; w++)
         {
-            ulong t = tags[i];
+            ulong t = Unsafe.Add(ref set, w);
             if (t == tag)
             {
-                stamps[i] = ++_clock;
+                Unsafe.Add(ref set, ways + w) = ++_clock;
                 return;
             }
             if (t == 0)
             {
                 if (empty < 0)
-                    empty = i;
+                    empty = w;
             }
-            else if (stamps[i] < stamps[oldest] || tags[oldest] == 0)
+            else if (Unsafe.Add(ref set, ways + w) < Unsafe.Add(ref set, ways + oldest) || Unsafe.Add(ref set, oldest) == 0)
             {
-                oldest = i;
+                oldest = w;
             }
         }
         int way = empty;
         if (way < 0)
         {
             way = oldest;
-            Forget(tags[way]);
+            ulong victim = Unsafe.Add(ref set, way);
+            // The same kind and size out and in (a walk's combined entry replacing another): no count changes.
+            if ((byte)victim != (byte)tag)
+            {
+                Forget(victim);
+                Remember(tag);
+            }
         }
-        tags[way] = tag;
-        Remember(tag);
-        stamps[way] = ++_clock;
+        else
+        {
+            Remember(tag);
+        }
+        Unsafe.Add(ref set, way) = tag;
+        Unsafe.Add(ref set, ways + way) = ++_clock;
     }
 
     /// <summary>Removes every entry of the kinds in <paramref name="kindMask"/> (bit = 1 &lt;&lt; kind); returns how many.</summary>
@@ -135,13 +170,15 @@ internal sealed class TlbArray
         if (!AnyLive(kindMask))
             return 0;
         int removed = 0;
-        for (int i = 0; i < _tags.Length; i++)
+        for (int i = 0; i < _slots.Length; i++)
         {
-            ulong tag = _tags[i];
+            if (!IsTagSlot(i))
+                continue;
+            ulong tag = _slots[i];
             if (tag != 0 && (kindMask >> KindOf(tag) & 1) != 0)
             {
                 Forget(tag);
-                _tags[i] = 0;
+                _slots[i] = 0;
                 removed++;
             }
         }
@@ -164,13 +201,16 @@ internal sealed class TlbArray
                 int s = BitOperations.TrailingZeroCount(present);
                 present &= present - 1;
                 ulong tag = Tag(address, (TlbEntryKind)kind, s);
-                int first = (int)((address >> s) & _setMask) * _ways;
-                int way = WayOf(first, tag);
-                if (way >= 0)
+                ref ulong set = ref SetOf(address >> s);
+                for (int w = 0; w < _ways; w++)
                 {
-                    Forget(tag);
-                    _tags[first + way] = 0;
-                    removed++;
+                    if (Unsafe.Add(ref set, w) == tag)
+                    {
+                        Forget(tag);
+                        Unsafe.Add(ref set, w) = 0;
+                        removed++;
+                        break;
+                    }
                 }
             }
         }
@@ -184,9 +224,11 @@ internal sealed class TlbArray
             return 0;
         ulong last = start + (sizeBytes - 1);
         int removed = 0;
-        for (int i = 0; i < _tags.Length; i++)
+        for (int i = 0; i < _slots.Length; i++)
         {
-            ulong tag = _tags[i];
+            if (!IsTagSlot(i))
+                continue;
+            ulong tag = _slots[i];
             if (tag == 0 || (kindMask >> KindOf(tag) & 1) == 0)
                 continue;
             int s = ShiftOf(tag);
@@ -195,7 +237,7 @@ internal sealed class TlbArray
             if (entryStart <= last && start <= entryLast)
             {
                 Forget(tag);
-                _tags[i] = 0;
+                _slots[i] = 0;
                 removed++;
             }
         }
@@ -204,8 +246,7 @@ internal sealed class TlbArray
 
     public void Clear()
     {
-        Array.Clear(_tags);
-        Array.Clear(_stamps);
+        Array.Clear(_slots);
         Array.Clear(_liveByClass);
         Array.Clear(_shiftsPresent);
         Array.Clear(_liveByKind);
@@ -215,37 +256,24 @@ internal sealed class TlbArray
     /// <summary>The entries held, as (kind, block start, log2 size), for tests and dumps.</summary>
     public IEnumerable<(TlbEntryKind Kind, ulong Start, int Shift)> Entries()
     {
-        foreach (ulong tag in _tags)
+        for (int i = 0; i < _slots.Length; i++)
         {
-            if (tag != 0)
+            ulong tag = _slots[i];
+            if (IsTagSlot(i) && tag != 0)
                 yield return ((TlbEntryKind)KindOf(tag), (tag >> TagShift) << ShiftOf(tag), ShiftOf(tag));
         }
-    }
-
-    /// <summary>The way of the set starting at <paramref name="first"/> holding <paramref name="tag"/>, or -1 (a
-    /// plain loop: sets have a handful of ways).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int WayOf(int first, ulong tag)
-    {
-        ulong[] tags = _tags;
-        for (int w = 0; w < _ways; w++)
-        {
-            if (tags[first + w] == tag)
-                return w;
-        }
-        return -1;
     }
 
     /// <summary>The first inconsistency between the tags and the live counts, or null.</summary>
     public string? Problems()
     {
         var counts = new int[KindCount << ShiftBits];
-        for (int set = 0; set * _ways < _tags.Length; set++)
+        for (int set = 0; set * _setStride < _slots.Length; set++)
         {
             var seen = new HashSet<ulong>();
             for (int w = 0; w < _ways; w++)
             {
-                ulong tag = _tags[set * _ways + w];
+                ulong tag = _slots[set * _setStride + w];
                 if (tag == 0)
                     continue;
                 if (!seen.Add(tag))
@@ -262,6 +290,9 @@ internal sealed class TlbArray
         }
         return null;
     }
+
+    /// <summary>Whether slot <paramref name="i"/> holds a tag (not a stamp).</summary>
+    private bool IsTagSlot(int i) => i % _setStride < _ways;
 
     private bool AnyLive(int kindMask)
     {
