@@ -15,9 +15,10 @@ internal sealed class TablePagePool
     public const ulong BasePa = 1UL << 46;
 
     /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned.</summary>
-    private const int UnpinnedPages = 64;
+    internal const int UnpinnedPages = 64;
 
     private readonly Granule _granule;
+    private readonly TablePageCache? _cache;
     private ulong[][] _pages = new ulong[64][];
     private int[] _counts = new int[64];
     private sbyte[] _levels = new sbyte[64];
@@ -25,7 +26,12 @@ internal sealed class TablePagePool
     private int _freeTop;
     private int _highWater;
 
-    public TablePagePool(Granule granule) => _granule = granule;
+    /// <param name="cache">Where the ordinary pages come from and go back to (<see cref="ReturnPages"/>); null: fresh ones.</param>
+    public TablePagePool(Granule granule, TablePageCache? cache = null)
+    {
+        _granule = granule;
+        _cache = cache;
+    }
 
     public int LivePages { get; private set; }
 
@@ -68,7 +74,7 @@ internal sealed class TablePagePool
             // then allocates them from its thread's own allocation context and they die young, where pinned
             // allocations share one lock and are only reclaimed by full collections.
             _pages[id] = id < UnpinnedPages
-                ? new ulong[_granule.EntriesPerTable]
+                ? _cache?.Take(_granule) ?? new ulong[_granule.EntriesPerTable]
                 : GC.AllocateArray<ulong>(_granule.EntriesPerTable, pinned: true);
         }
         _counts[id] = 0;
@@ -85,6 +91,23 @@ internal sealed class TablePagePool
             Array.Resize(ref _freeIds, _freeIds.Length * 2);
         _freeIds[_freeTop++] = id;
         LivePages--;
+    }
+
+    /// <summary>
+    /// The table is finished: its ordinary pages go to the cache for the next table, and the pool holds no page
+    /// any more (a use after this fails rather than reading another table's entries).
+    /// </summary>
+    public void ReturnPages()
+    {
+        if (_cache is not null)
+        {
+            for (int id = 0; id < Math.Min(_highWater, UnpinnedPages); id++)
+                _cache.Give(_granule, _pages[id]);
+        }
+        _pages = [];
+        _highWater = 0;
+        _freeTop = 0;
+        LivePages = 0;
     }
 
     private void Grow()
