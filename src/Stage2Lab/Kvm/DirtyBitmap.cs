@@ -10,8 +10,8 @@ namespace Stage2Lab.Kvm;
 /// </summary>
 public sealed class DirtyBitmap
 {
-    /// <summary>Words per chunk: 512 words (4 KiB) cover 32,768 pages.</summary>
-    private const int ChunkShift = 9;
+    /// <summary>Words per chunk: 128 words (1 KiB) cover 8,192 pages; a 4 GiB slot of 4K pages has 128 chunks.</summary>
+    private const int ChunkShift = 7;
     private const int ChunkWords = 1 << ChunkShift;
 
     private readonly ulong[]?[] _chunks;
