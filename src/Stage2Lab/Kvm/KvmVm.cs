@@ -13,7 +13,8 @@ public sealed partial class KvmVm
 {
     private VmCounters _counters;
 
-    public KvmVm(VmConfig config, HostAddressSpace host, FaultPolicy policy)
+    /// <param name="tablePages">Where the stage-2 table pages come from and, at <see cref="ReturnTablePages"/>, go back to; null: fresh ones.</param>
+    public KvmVm(VmConfig config, HostAddressSpace host, FaultPolicy policy, TablePageCache? tablePages = null)
     {
         if (host.Config.Granule != config.Granule)
             throw new ArgumentException($"the VM granule ({config.Granule}) must be the host PAGE_SIZE ({host.Config.Granule})", nameof(config));
@@ -25,12 +26,12 @@ public sealed partial class KvmVm
         Host = host;
         Policy = policy;
         Mmu = new Stage2Mmu(config.Granule, config.IpaBits, config.Features, policy.PageTableApi, policy.RangeFlushFor(config.Flavor),
-            config.EagerSplitChunkBytes, config.Flavor);
+            config.EagerSplitChunkBytes, config.Flavor, pageCache: tablePages);
         if (config.NestedStage2 is not null)
         {
             // A shadow stage 2 for the L2 guest: no eager splitting, its own VMID.
             Mmu.Shadow = new Stage2Mmu(config.Granule, config.IpaBits, config.Features, policy.PageTableApi, policy.RangeFlushFor(config.Flavor),
-                0, config.Flavor, isNested: true);
+                0, config.Flavor, isNested: true, pageCache: tablePages);
         }
         Memslots = new MemslotTable(config.MaxSlots);
         HitMemoEnabled = true;
@@ -75,5 +76,15 @@ public sealed partial class KvmVm
     {
         Stage2.DestroyRange(0, Mmu.IpaLimit);
         Mmu.Shadow?.Pgt.DestroyRange(0, Mmu.Shadow.IpaLimit);
+    }
+
+    /// <summary>
+    /// The VM is finished with (nothing reads it again): its table pages go back to the cache it was created
+    /// with, for the next VM on this thread. Not a kernel operation: the model's own memory.
+    /// </summary>
+    public void ReturnTablePages()
+    {
+        Stage2.ReturnPages();
+        Mmu.Shadow?.Pgt.ReturnPages();
     }
 }

@@ -15,9 +15,9 @@ public sealed class Stage2Mmu
     private readonly Dictionary<ulong, GuestS2Mapping> _guestS2Mappings = new();
 
     public Stage2Mmu(Granule granule, int ipaBits, CpuFeatures features, Stage2ApiRevision api, bool rangeFlushOfMemslots, ulong splitChunkBytes,
-        VmFlavor flavor = VmFlavor.Kvm, bool isNested = false)
+        VmFlavor flavor = VmFlavor.Kvm, bool isNested = false, TablePageCache? pageCache = null)
     {
-        Pgt = new Stage2PageTable(granule, ipaBits, features, api);
+        Pgt = new Stage2PageTable(granule, ipaBits, features, api, pageCache);
         RangeFlushOfMemslots = rangeFlushOfMemslots;
         SplitChunkBytes = splitChunkBytes;
         Flavor = flavor;

@@ -22,12 +22,14 @@ public sealed partial class Stage2PageTable
     private readonly bool _deferUnmapTlbFlush;
     private readonly ulong _normalMemAttr;
 
-    public Stage2PageTable(Granule granule, int ipaBits, CpuFeatures features, Stage2ApiRevision api = Stage2ApiRevision.Current)
+    /// <param name="pageCache">Where table pages come from and, at <see cref="ReturnPages"/>, go back to; null: fresh ones.</param>
+    public Stage2PageTable(Granule granule, int ipaBits, CpuFeatures features, Stage2ApiRevision api = Stage2ApiRevision.Current,
+        TablePageCache? pageCache = null)
     {
         Geometry = new Stage2Geometry(granule, ipaBits);
         Features = features;
         Api = api;
-        Pool = new TablePagePool(granule);
+        Pool = new TablePagePool(granule, pageCache);
         AddressMask = Descriptor.AddressMask(granule);
         _fwb = features.Fwb;
         _dic = features.Dic;
@@ -79,6 +81,12 @@ public sealed partial class Stage2PageTable
 
     /// <summary>Bytes of table memory: one granule per live table page.</summary>
     public long TableBytes => Pool.LivePages * (long)Granule.PageSize;
+
+    /// <summary>
+    /// The table is finished with (nothing reads it again): its pages go back to the cache it was given, for the
+    /// next table. Not a kernel operation: the model's own memory.
+    /// </summary>
+    public void ReturnPages() => Pool.ReturnPages();
 
     internal int RootId(int rootIndex) => _rootIds[rootIndex];
 

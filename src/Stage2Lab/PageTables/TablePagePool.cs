@@ -19,13 +19,14 @@ internal sealed class TablePagePool
     public const ulong BasePa = 1UL << 46;
 
     /// <summary>Pages below this id are ordinary (young, per-thread) allocations; the rest are pinned slabs.</summary>
-    private const int UnpinnedPages = 64;
+    internal const int UnpinnedPages = 64;
 
     /// <summary>The largest slab: 32 MiB (8,192 4K pages, 16 huge pages).</summary>
     private const int MaxSlabBytes = 32 << 20;
 
     private readonly Granule _granule;
     private readonly int _entries;
+    private readonly TablePageCache? _cache;
     private PageRef[] _pages = new PageRef[64];
     private int[] _counts = new int[64];
     private sbyte[] _levels = new sbyte[64];
@@ -37,9 +38,11 @@ internal sealed class TablePagePool
     private int _slabNext;
     private int _slabEnd;
 
-    public TablePagePool(Granule granule)
+    /// <param name="cache">Where the ordinary pages come from and go back to (<see cref="ReturnPages"/>); null: fresh ones.</param>
+    public TablePagePool(Granule granule, TablePageCache? cache = null)
     {
         _granule = granule;
+        _cache = cache;
         _entries = granule.EntriesPerTable;
         _maxSlabPages = MaxSlabBytes >> granule.PageShift;
     }
@@ -114,7 +117,7 @@ internal sealed class TablePagePool
     private PageRef NewPage(int id)
     {
         if (id < UnpinnedPages)
-            return new PageRef(new ulong[_entries], 0);
+            return new PageRef(_cache?.Take(_granule) ?? new ulong[_entries], 0);
         if (_slab is null || _slabNext == _slabEnd)
         {
             TableSlab slab = TableSlab.Allocate(Math.Min(id, _maxSlabPages) * _entries);
@@ -123,6 +126,23 @@ internal sealed class TablePagePool
         var page = new PageRef(_slab, _slabNext);
         _slabNext += _entries;
         return page;
+    }
+
+    /// <summary>
+    /// The table is finished: its ordinary pages go to the cache for the next table, and the pool holds no page
+    /// any more (a use after this fails rather than reading another table's entries).
+    /// </summary>
+    public void ReturnPages()
+    {
+        if (_cache is not null)
+        {
+            for (int id = 0; id < Math.Min(_highWater, UnpinnedPages); id++)
+                _cache.Give(_granule, _pages[id].Array);
+        }
+        _pages = [];
+        _highWater = 0;
+        _freeTop = 0;
+        LivePages = 0;
     }
 
     private void Grow()

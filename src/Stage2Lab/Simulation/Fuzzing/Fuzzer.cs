@@ -100,11 +100,12 @@ public static class Fuzzer
         // budgets are checked before each case, and the first violation ends the campaign, so what was run
         // beyond it is dropped unseen.
         using var ahead = options.Jobs > 1 ? new CasePipeline(gen, options, firstCase, endCase) : null;
+        var runner = new CaseRunner(options);
         for (long index = firstCase; index < endCase; index++)
         {
             if (Stopped(options, events, clock))
                 break;
-            var (choice, size, outcome) = ahead is null ? Case(gen, options, index) : ahead.Take(index);
+            var (choice, size, outcome) = ahead is null ? Case(gen, runner, index) : ahead.Take(index);
             events += outcome.Events;
             cases++;
             if (outcome.Violation is not null)
@@ -112,7 +113,7 @@ public static class Fuzzer
                 ahead?.Dispose();
                 TimeSpan found = clock.Elapsed;
                 var shrinkClock = Stopwatch.StartNew();
-                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, options);
+                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, runner);
                 Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
                 var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, index, events, found,
                     choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
@@ -191,6 +192,7 @@ public static class Fuzzer
         {
             // A few cases per claim and per hand-over: one lock and one wake-up for several cases of ~0.1 ms.
             var done = new (CaseChoice, Size, Outcome)[Chunk];
+            var runner = new CaseRunner(_options);
             while (true)
             {
                 long first, count;
@@ -208,7 +210,7 @@ public static class Fuzzer
                 try
                 {
                     for (int i = 0; i < count; i++)
-                        done[i] = Case(_gen, _options, first + i);
+                        done[i] = Case(_gen, runner, first + i);
                     lock (_gate)
                     {
                         for (int i = 0; i < count; i++)
@@ -253,39 +255,27 @@ public static class Fuzzer
         (options.MaxEvents > 0 && events >= options.MaxEvents) || (options.Seconds > 0 && clock.Elapsed.TotalSeconds >= options.Seconds);
 
     /// <summary>Case <paramref name="index"/> of the campaign: its own generator state, so any thread may run it.</summary>
-    private static (CaseChoice, Size, Outcome) Case(Gen<CaseChoice> gen, FuzzOptions options, long index)
+    private static (CaseChoice, Size, Outcome) Case(Gen<CaseChoice> gen, CaseRunner runner, long index)
     {
+        FuzzOptions options = runner.Options;
         var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index);
         CaseChoice choice = gen.Generate(pcg, null, out Size size);
-        return (choice, size, Execute(choice, options));
-    }
-
-    private readonly record struct Outcome(InvariantViolation? Violation, long Events, int EventNumber);
-
-    /// <summary>Runs one case with the checker after every event, stopping at the first violation.</summary>
-    private static Outcome Execute(CaseChoice choice, FuzzOptions options)
-    {
-        Scenario s = FuzzCaseBuilder.Build(choice, options.Layout, options.Policy, options.Flavor);
-        InvariantKind? only = options.OnlyKind;
-        var control = new PlaybackControl();
-        var checker = new InvariantRunChecker(maxViolations: 1, stopOnViolation: control) { Filter = only is null ? null : v => v.Kind == only };
-        new TimelinePlayer(s, options.Policy, new PlayerOptions { Control = control }).Play([checker]);
-        InvariantViolation? v = checker.Violations.Count > 0 ? checker.Violations[0] : null;
-        return new Outcome(v, checker.EventsChecked, checker.FirstViolatingEvent ?? -1);
+        return (choice, size, runner.Execute(choice));
     }
 
     private static bool SameFailure(in Outcome o, InvariantViolation original) =>
         o.Violation is not null && o.Violation.Kind == original.Kind;
 
-    private static (CaseChoice, Outcome) Shrink(Gen<CaseChoice> gen, CaseChoice choice, Size size, Outcome outcome, FuzzOptions options)
+    private static (CaseChoice, Outcome) Shrink(Gen<CaseChoice> gen, CaseChoice choice, Size size, Outcome outcome, CaseRunner runner)
     {
+        FuzzOptions options = runner.Options;
         InvariantViolation original = outcome.Violation!;
         int executions = 0;
         bool BudgetLeft() => executions < options.ShrinkExecutions;
         Outcome Try(CaseChoice candidate)
         {
             executions++;
-            return Execute(candidate, options);
+            return runner.Execute(candidate);
         }
 
         // Nothing after the violating event matters.

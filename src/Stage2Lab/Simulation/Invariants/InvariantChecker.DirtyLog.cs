@@ -13,15 +13,9 @@ namespace Stage2Lab.Simulation.Invariants;
 /// </summary>
 public sealed partial class InvariantChecker
 {
-    private readonly ConditionalWeakTable<DirtyBitmap, WrittenPages> _written = new();
-
-    /// <summary>One bit per page of a slot: written since the last harvest.</summary>
-    private sealed class WrittenPages
-    {
-        public WrittenPages(ulong pages) => Words = new ulong[(pages + 63) / 64];
-
-        public ulong[] Words { get; }
-    }
+    // The pages written since the last harvest, one bit per page of the slot, kept as a bitmap of the same shape
+    // as the slot's (whose words it is compared with).
+    private readonly ConditionalWeakTable<DirtyBitmap, DirtyBitmap> _written = new();
 
     /// <summary>
     /// The guest completed a write to <paramref name="ipa"/> (a stage-2 hit, or the retry after a fault made
@@ -44,19 +38,19 @@ public sealed partial class InvariantChecker
         Memslot? slot = slotId >= 0 && slotId < vm.Memslots.MaxSlots ? vm.Memslots.ById(slotId) : null;
         if (slot?.DirtyBitmap is null || vm.Config.ManualDirtyLogProtect)
             return;
-        if (_written.TryGetValue(slot.DirtyBitmap, out WrittenPages? written))
-            Array.Clear(written.Words);
+        if (_written.TryGetValue(slot.DirtyBitmap, out DirtyBitmap? written))
+            written.Clear();
     }
 
     /// <summary>KVM_CLEAR_DIRTY_LOG (kvm_clear_dirty_log_protect) cleared pages [firstPage, firstPage+numPages) of a slot.</summary>
     public void NoteDirtyLogCleared(KvmVm vm, int slotId, ulong firstPage, ulong numPages)
     {
         Memslot? slot = slotId >= 0 && slotId < vm.Memslots.MaxSlots ? vm.Memslots.ById(slotId) : null;
-        if (slot?.DirtyBitmap is null || !_written.TryGetValue(slot.DirtyBitmap, out WrittenPages? written))
+        if (slot?.DirtyBitmap is null || !_written.TryGetValue(slot.DirtyBitmap, out DirtyBitmap? written))
             return;
         ulong end = Math.Min(firstPage + numPages, slot.NPages);
         for (ulong page = firstPage; page < end; page++)
-            written.Words[page >> 6] &= ~(1UL << (int)(page & 63));
+            written.ClearBits((int)(page >> 6), 1UL << (int)(page & 63));
     }
 
     private void RecordWrite(ulong ipa)
@@ -69,9 +63,9 @@ public sealed partial class InvariantChecker
         if (FindVma(hva) is { IsPfnMap: true })
             return;
         DirtyBitmap bitmap = slot.DirtyBitmap!;
-        WrittenPages written = _written.GetValue(bitmap, static b => new WrittenPages(b.Pages));
+        DirtyBitmap written = _written.GetValue(bitmap, static b => new DirtyBitmap(b.Pages));
         ulong pageIndex = (ipa - slot.Ipa) >> vm.PageShift;
-        written.Words[pageIndex >> 6] |= 1UL << (int)(pageIndex & 63);
+        written.Set(pageIndex);
         if (!bitmap.IsSet(pageIndex))
         {
             ulong page = vm.PageSize;
@@ -88,12 +82,12 @@ public sealed partial class InvariantChecker
         for (int s = 0; s < slots.Length && !_stopped; s++)
         {
             Memslot slot = slots[s];
-            if (!slot.IsLogging || !_written.TryGetValue(slot.DirtyBitmap!, out WrittenPages? written))
+            if (!slot.IsLogging || !_written.TryGetValue(slot.DirtyBitmap!, out DirtyBitmap? written))
                 continue;
             DirtyBitmap bitmap = slot.DirtyBitmap!;
-            for (int w = 0; w < written.Words.Length && !_stopped; w++)
+            for (int w = 0; w < written.WordCount && !_stopped; w++)
             {
-                ulong missing = written.Words[w] & ~bitmap.Word(w);
+                ulong missing = written.Word(w) & ~bitmap.Word(w);
                 if (missing == 0)
                     continue;
                 ulong pageIndex = (ulong)w * 64 + (ulong)BitOperations.TrailingZeroCount(missing);

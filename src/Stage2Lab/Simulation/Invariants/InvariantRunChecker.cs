@@ -13,7 +13,7 @@ namespace Stage2Lab.Simulation.Invariants;
 /// </summary>
 public sealed class InvariantRunChecker : ITimelineObserver
 {
-    private readonly InvariantChecker _checker = new();
+    private readonly InvariantChecker _checker;
     private readonly List<InvariantViolation> _found = new();
     private readonly HashSet<(InvariantKind, ulong, ulong)> _seen = new();
     private readonly PlaybackControl? _stopOnViolation;
@@ -21,8 +21,11 @@ public sealed class InvariantRunChecker : ITimelineObserver
 
     /// <param name="maxViolations">Stop collecting after this many (a fuzzer wants the first one).</param>
     /// <param name="stopOnViolation">When given, the playing is stopped at the first violation.</param>
-    public InvariantRunChecker(int maxViolations = 100, PlaybackControl? stopOnViolation = null)
+    /// <param name="checker">The checker to use: a thread that checks many runs one after another keeps one (its
+    /// scratch buffers then serve them all); null: a new one.</param>
+    public InvariantRunChecker(int maxViolations = 100, PlaybackControl? stopOnViolation = null, InvariantChecker? checker = null)
     {
+        _checker = checker ?? new InvariantChecker();
         MaxViolations = maxViolations;
         _checker.MaxViolationsPerCall = maxViolations;
         _stopOnViolation = stopOnViolation;

@@ -2,6 +2,7 @@ using Stage2Lab.Arch;
 using Stage2Lab.Host;
 using Stage2Lab.Kvm;
 using Stage2Lab.Kvm.Policies;
+using Stage2Lab.PageTables;
 using Stage2Lab.Simulation.Scenarios;
 
 namespace Stage2Lab.Simulation.Playback;
@@ -10,7 +11,8 @@ namespace Stage2Lab.Simulation.Playback;
 public static class ScenarioVm
 {
     /// <param name="policyName">A policy, or a policy with a flavor (v7.4+pkvm), which overrides the scenario's vm.pkvm.</param>
-    public static KvmVm Create(Scenario s, string policyName)
+    /// <param name="tablePages">Where the VM's table pages come from (see <see cref="KvmVm.ReturnTablePages"/>); null: fresh ones.</param>
+    public static KvmVm Create(Scenario s, string policyName, TablePageCache? tablePages = null)
     {
         HostAddressSpace host = HostBuilder.Build(s);
         PolicyTarget target = PolicyRegistry.FindTarget(policyName) ?? throw new ArgumentException($"unknown policy '{policyName}'", nameof(policyName));
@@ -26,6 +28,6 @@ public static class ScenarioVm
             Flavor = target.Flavor ?? s.Vm.Pkvm,
             NestedStage2 = s.Nested is { } nested ? new GuestStage2(nested.L1Stage2, s.Host.PageSize.PageSize) : null,
         };
-        return new KvmVm(config, host, policy);
+        return new KvmVm(config, host, policy, tablePages);
     }
 }

@@ -1,5 +1,6 @@
 using Stage2Lab.Arch;
 using Stage2Lab.Kvm;
+using Stage2Lab.PageTables;
 using Stage2Lab.Simulation.Scenarios;
 using Stage2Lab.Simulation.Workloads;
 
@@ -22,6 +23,10 @@ public sealed class PlayerOptions
 
     /// <summary>Observers may stop the playing through this (it is checked after every access and event).</summary>
     public PlaybackControl? Control { get; init; }
+
+    /// <summary>Where the VM's table pages come from: a thread that plays many short scenarios reuses them
+    /// (<see cref="KvmVm.ReturnTablePages"/>); null: fresh ones.</summary>
+    public TablePageCache? TablePages { get; init; }
 }
 
 /// <summary>
@@ -47,7 +52,7 @@ public sealed class TimelinePlayer
     {
         _s = scenario;
         _options = options ?? new PlayerOptions();
-        Vm = ScenarioVm.Create(scenario, policy);
+        Vm = ScenarioVm.Create(scenario, policy, _options.TablePages);
         Vm.ExplainEveryFault = _options.ExplainFaults;
         Vm.RecordFaultEvents = _options.RecordFaultEvents;
     }
@@ -79,14 +84,14 @@ public sealed class TimelinePlayer
         if (_options.Progress is not null)
             _totalAccesses = CountAccesses(_s);
 
-        Phase(new PhaseInfo(CreationPhaseName, "memslots", 0, null), () =>
+        var creation = new PhaseInfo(CreationPhaseName, "memslots", 0, null);
+        PhaseStart(creation);
+        foreach (MemslotSpec slot in _s.Memslots)
         {
-            foreach (MemslotSpec slot in _s.Memslots)
-            {
-                var ev = new SlotCreateEvent { Slot = slot, Name = CreationPhaseName, Where = slot.Where };
-                ApplyEvent(ev, 0);
-            }
-        });
+            var ev = new SlotCreateEvent { Slot = slot, Name = CreationPhaseName, Where = slot.Where };
+            ApplyEvent(ev, 0);
+        }
+        PhaseEnd(creation);
 
         int last = 0;
         bool tornDown = false;
@@ -99,14 +104,22 @@ public sealed class TimelinePlayer
                 Finish(last);
                 tornDown = true;
             }
-            Phase(new PhaseInfo(ev.Name, ev.Kind, eventNumber, ev), () => Execute(ev, eventNumber));
+            var phase = new PhaseInfo(ev.Name, ev.Kind, eventNumber, ev);
+            PhaseStart(phase);
+            Execute(ev, eventNumber);
+            PhaseEnd(phase);
             last = eventNumber;
             if (tornDown)
                 return;
         }
         Finish(last);
         if (!Stopped)
-            Phase(new PhaseInfo("teardown", "teardown", _s.Timeline.Count + 1, null), () => Vm.Teardown());
+        {
+            var teardown = new PhaseInfo("teardown", "teardown", _s.Timeline.Count + 1, null);
+            PhaseStart(teardown);
+            Vm.Teardown();
+            PhaseEnd(teardown);
+        }
     }
 
     private void Finish(int lastEventNumber)
@@ -115,11 +128,16 @@ public sealed class TimelinePlayer
             o.OnFinish(Vm, lastEventNumber);
     }
 
-    private void Phase(in PhaseInfo phase, Action body)
+    // Start and end are two calls around the phase's work, not one taking the work as a delegate: a fuzz
+    // campaign plays thousands of short timelines a second, and a closure per event is garbage per event.
+    private void PhaseStart(in PhaseInfo phase)
     {
         foreach (ITimelineObserver o in _all)
             o.OnPhaseStart(Vm, phase);
-        body();
+    }
+
+    private void PhaseEnd(in PhaseInfo phase)
+    {
         foreach (ITimelineObserver o in _all)
             o.OnPhaseEnd(Vm, phase);
     }
