@@ -65,7 +65,7 @@ public sealed partial class Stage2PageTable
             level++;
         }
         table[granule.IndexAt(ipa, level)] |= Descriptor.AccessFlag;
-        _generation++;
+        Changed();
     }
 
     /// <summary>kvm_pgtable_get_leaf: the entry (valid or not) that ends the walk for ipa, and its level.</summary>

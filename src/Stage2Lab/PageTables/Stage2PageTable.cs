@@ -63,10 +63,11 @@ public sealed partial class Stage2PageTable
     public ref readonly Stage2Counters Counters => ref _counters;
 
     /// <summary>
-    /// Changes with every descriptor write (<see cref="WritePte"/>, the hardware's AF set), every table page
-    /// allocated or freed, and every walk (a walk's visitor may write entries directly, as MapPageByPage fills
-    /// last-level tables): while it stays the same, every translation does too. Simulator-side memos of the
-    /// table (<see cref="Stage2HitMemo"/>) key on it; it is no part of the modelled state and no count.
+    /// Changes with every walk (<see cref="Walker"/>: descriptors are only written, and table pages only
+    /// allocated, linked and freed, by a walk's visitors, some without <see cref="WritePte"/>, as MapPageByPage
+    /// fills last-level tables) and with the hardware's AF set, the one write outside a walk: while it stays the
+    /// same, every translation does too. Simulator-side memos of the table (<see cref="Stage2HitMemo"/>) key
+    /// on it; it is no part of the modelled state and no count.
     /// </summary>
     public long Generation => _generation;
 
@@ -98,7 +99,6 @@ public sealed partial class Stage2PageTable
     internal void WritePte(ref VisitContext ctx, ulong value)
     {
         ctx.Table[ctx.Index] = value;
-        _generation++;
         _counters.Add(Stage2Counter.DescriptorWrites);
     }
 
@@ -108,7 +108,6 @@ public sealed partial class Stage2PageTable
     internal int AllocateTable(int level)
     {
         int id = Pool.Allocate(level);
-        _generation++;
         _liveTablesByLevel[level]++;
         _counters.Add(Stage2Counter.TablePagesAllocated);
         return id;
@@ -118,7 +117,6 @@ public sealed partial class Stage2PageTable
     {
         _liveTablesByLevel[Pool.Level(id)]--;
         Pool.Free(id);
-        _generation++;
         _counters.Add(Stage2Counter.TablePagesFreed);
     }
 

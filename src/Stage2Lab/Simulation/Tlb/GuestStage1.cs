@@ -279,32 +279,25 @@ public sealed class GuestStage1
 
     internal ref readonly RegionInfo Region(int index) => ref _regions[index];
 
-    /// <summary><see cref="TableIpa"/> for a region the caller already holds, with the level's prefix shift read
-    /// from a table (the walk's hot path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ulong TableIpaFast(in RegionInfo r, int level, ulong va)
-    {
-        ulong canonical = (va & _vaMask) | ((va >> 63) << VaBits);
-        long index = r.TableOffset[level] + (long)(canonical >> _prefixShifts[level]);
-        return TablesIpa + ((ulong)index << _pageShift);
-    }
-
     /// <summary>The IPA of the level-<paramref name="level"/> table a walk of <paramref name="va"/> reads
     /// (region <paramref name="region"/>, start level ≤ level ≤ its leaf level).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong TableIpa(int region, int level, ulong va)
+    public ulong TableIpa(int region, int level, ulong va) => TableIpa(in _regions[region], level, va);
+
+    /// <summary><see cref="TableIpa(int, int, ulong)"/> for a region the caller already holds (the walk's hot
+    /// path), the level's prefix shift read from a table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong TableIpa(in RegionInfo r, int level, ulong va)
     {
-        ref readonly RegionInfo r = ref _regions[region];
-        long index = r.TableOffset[level] + (long)(Canonical(va) >> TablePrefixShift(level));
-        return TablesIpa + ((ulong)index << Granule.PageShift);
+        long index = r.TableOffset[level] + (long)(Canonical(va) >> _prefixShifts[level]);
+        return TablesIpa + ((ulong)index << _pageShift);
     }
 
     /// <summary>
     /// A VA with the TTBR1 half folded to one bit above the low vaBits: <c>va mod 2^vaBits</c>, plus 2^vaBits for
     /// the high half. Tables are indexed by it, so the two halves get separate roots.
     /// </summary>
-    private ulong Canonical(ulong va) =>
-        (va & ((1UL << VaBits) - 1)) | ((va >> 63) << VaBits);
+    private ulong Canonical(ulong va) => (va & _vaMask) | ((va >> 63) << VaBits);
 
     /// <summary>How far to shift a canonical VA to name the level-<paramref name="level"/> table holding it: one
     /// table per span of a level-(level-1) entry; one root per half at the start level.</summary>

@@ -50,7 +50,7 @@ public sealed partial class GuestTlbModel
             refs++;
             // The cached descriptor above the resume level gave that table's PA: no stage-2 translation for it.
             if (level != resume || !resumeTablePaKnown)
-                refs += TranslateStage2(Guest.TableIpaFast(in r, level, gva), isTable: true).References;
+                refs += TranslateStage2(Guest.TableIpa(in r, level, gva), isTable: true).References;
             if (level < leaf && _stage1WalkCache)
                 InsertL2(gva, TlbEntryKind.Stage1Table, _s1Shifts[level]);
         }
@@ -163,7 +163,7 @@ public sealed partial class GuestTlbModel
         bool allMapped = true;
         for (int level = start; level <= leaf; level++)
         {
-            int depth = Stage2Depth(Guest.TableIpaFast(in region, level, gva), out bool mapped);
+            int depth = Stage2Depth(Guest.TableIpa(in region, level, gva), out bool mapped);
             cost += 1 + depth;
             allMapped &= mapped;
         }
