@@ -4,6 +4,7 @@ using Stage2Lab.Reports;
 using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
 
 namespace Stage2Lab.Cli;
 
@@ -107,6 +108,9 @@ internal static class ScenarioCommands
     internal static ScenarioResult Execute(Scenario s, IReadOnlyList<string> policies, TextWriter stderr, RunOptions options)
     {
         var result = new ScenarioResult { Scenario = s.Name, File = s.SourceFile, Description = s.Description };
+        // Several policies play the same workloads: each is drawn once.
+        if (policies.Count > 1 && options.AccessStreams is null)
+            options = options with { AccessStreams = new AccessStreamCache() };
         return ProgressDisplay.Run(stderr, progress =>
         {
             var lines = policies.Select(p => progress.Add(p)).ToList();

@@ -37,8 +37,12 @@ internal sealed class TablePagePool
     private ulong[]? _slab;
     private int _slabNext;
     private int _slabEnd;
+    // The current slab came from the cache: its pages hold a finished table's entries until handed out.
+    private bool _slabUsed;
+    // Every slab this pool carved pages from, for the cache at ReturnPages.
+    private readonly List<TableSlab> _slabs = new();
 
-    /// <param name="cache">Where the ordinary pages come from and go back to (<see cref="ReturnPages"/>); null: fresh ones.</param>
+    /// <param name="cache">Where the ordinary pages and the slabs come from and go back to (<see cref="ReturnPages"/>); null: fresh ones.</param>
     public TablePagePool(Granule granule, TablePageCache? cache = null)
     {
         _granule = granule;
@@ -120,10 +124,17 @@ internal sealed class TablePagePool
             return new PageRef(_cache?.Take(_granule) ?? new ulong[_entries], 0);
         if (_slab is null || _slabNext == _slabEnd)
         {
-            TableSlab slab = TableSlab.Allocate(Math.Min(id, _maxSlabPages) * _entries);
-            (_slab, _slabNext, _slabEnd) = (slab.Memory, slab.Start, slab.End);
+            int entries = Math.Min(id, _maxSlabPages) * _entries;
+            TableSlab? kept = _cache?.TakeSlab(entries);
+            TableSlab slab = kept ?? TableSlab.Allocate(entries);
+            (_slab, _slabNext, _slabEnd, _slabUsed) = (slab.Memory, slab.Start, slab.End, kept is not null);
+            _slabs.Add(slab);
         }
         var page = new PageRef(_slab, _slabNext);
+        // A kept slab is cleared a page at a time as the pages are handed out (the page is then in the cache
+        // for the entries about to be written), not all at once when taken.
+        if (_slabUsed)
+            Array.Clear(_slab, _slabNext, _entries);
         _slabNext += _entries;
         return page;
     }
@@ -138,7 +149,12 @@ internal sealed class TablePagePool
         {
             for (int id = 0; id < Math.Min(_highWater, UnpinnedPages); id++)
                 _cache.Give(_granule, _pages[id].Array);
+            foreach (TableSlab slab in _slabs)
+                _cache.GiveSlab(slab);
         }
+        _slabs.Clear();
+        _slab = null;
+        _slabNext = _slabEnd = 0;
         _pages = [];
         _highWater = 0;
         _freeTop = 0;

@@ -90,4 +90,55 @@ public class TablePageCacheTests
         Assert.Equal(kept, cache.Count);
         Assert.Null(TableAudit.Problems(large));
     }
+
+    /// <summary>4K pages across <paramref name="tables"/> last-level tables (one page per 2M): far beyond the
+    /// first 64 ordinary pages, so most of the table lives in slabs.</summary>
+    private static void MapAcrossTables(Stage2PageTable pgt, ulong ipaBase, int tables, ulong paBase)
+    {
+        ulong page = pgt.Granule.PageSize;
+        ulong step = pgt.Granule.LevelSize(2);
+        for (ulong i = 0; i < (ulong)tables; i++)
+            Assert.Equal(0, pgt.Map(ipaBase + i * step + (i % 7) * page, page, paBase + i * page, "rw"));
+    }
+
+    [Fact]
+    public void A_large_table_on_kept_slabs_is_the_table_fresh_slabs_give()
+    {
+        var cache = new TablePageCache();
+        // The first table fills its slabs with entries (not torn down: a finished run's table is dropped as is).
+        Stage2PageTable first = Table("4K", cache);
+        MapAcrossTables(first, 0, 700, 1UL << 40);
+        first.ReturnPages();
+        long keptBytes = cache.SlabBytes;
+        Assert.True(keptBytes > 0, "the finished table's slabs are kept");
+
+        Stage2PageTable reused = Table("4K", cache);
+        Stage2PageTable fresh = Table("4K", null);
+        foreach (Stage2PageTable pgt in new[] { reused, fresh })
+            MapAcrossTables(pgt, 0x40_0000_0000, 600, 1UL << 41);
+
+        Assert.True(cache.SlabBytes < keptBytes, "the second table took slabs from the cache");
+        Assert.Null(TableAudit.Problems(reused));
+        var want = Pages(fresh);
+        var got = Pages(reused);
+        Assert.Equal(want.Count, got.Count);
+        foreach (var ((id, level, refs, entries), w) in got.Zip(want))
+        {
+            Assert.Equal((w.Id, w.Level, w.RefCount), (id, level, refs));
+            Assert.Equal(w.Entries, entries);
+        }
+    }
+
+    [Fact]
+    public void Kept_slabs_are_bounded()
+    {
+        var cache = new TablePageCache();
+        for (int run = 0; run < 3; run++)
+        {
+            Stage2PageTable pgt = Table("4K", cache);
+            MapAcrossTables(pgt, 0, 300, 1UL << 40);
+            pgt.ReturnPages();
+            Assert.InRange(cache.SlabBytes, 1, TablePageCache.MaxSlabBytes);
+        }
+    }
 }

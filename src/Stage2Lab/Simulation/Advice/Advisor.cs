@@ -2,6 +2,7 @@ using System.Runtime.ExceptionServices;
 using Stage2Lab.Kvm.Policies;
 using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
 
 namespace Stage2Lab.Simulation.Advice;
 
@@ -153,12 +154,14 @@ public static class Advisor
         ulong largest = jobs.Max(j => EstimateBytes(j.Scenario, j.Policy));
         int byMemory = (int)Math.Clamp(options.MemoryLimitBytes / Math.Max(1, largest), 1, int.MaxValue);
         int parallelism = Math.Max(1, Math.Min(options.MaxParallelism, byMemory));
+        // The candidates change the layout, not the workloads: each workload is drawn once for all of them.
+        var streams = new AccessStreamCache();
         Parallel.For(0, jobs.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, i =>
         {
             Job job = jobs[i];
             try
             {
-                results[i] = new JobResult(ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions, Tlb = options.Tlb }), null, null);
+                results[i] = new JobResult(ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions, Tlb = options.Tlb, AccessStreams = streams }), null, null);
             }
             catch (ScenarioException ex) when (!job.CaptureDecisions)
             {

@@ -27,6 +27,10 @@ public sealed class PlayerOptions
     /// <summary>Where the VM's table pages come from: a thread that plays many short scenarios reuses them
     /// (<see cref="KvmVm.ReturnTablePages"/>); null: fresh ones.</summary>
     public TablePageCache? TablePages { get; init; }
+
+    /// <summary>Where random and Zipf workloads' accesses come from when other runs play the same workloads
+    /// (compare, sweep, advise): generated once and replayed; null: each run draws its own.</summary>
+    public AccessStreamCache? AccessStreams { get; init; }
 }
 
 /// <summary>
@@ -169,6 +173,18 @@ public sealed class TimelinePlayer
 
     private void PlayWorkload(WorkloadEvent w, int eventNumber)
     {
+        if (_options.AccessStreams?.Get(w, _s.Host.PageSize) is { } stream)
+        {
+            ReadOnlySpan<ulong> ipas = stream.Ipas;
+            ReadOnlySpan<AccessKind> kinds = stream.Kinds;
+            for (int i = 0; i < ipas.Length; i++)
+            {
+                PlayAccess(ipas[i], kinds[i], eventNumber, w.L2Guest);
+                if (Stopped)
+                    return;
+            }
+            return;
+        }
         var gen = new AccessGenerator(w, _s.Host.PageSize);
         while (gen.Next(out ulong ipa, out AccessKind kind))
         {

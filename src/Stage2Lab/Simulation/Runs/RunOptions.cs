@@ -24,6 +24,14 @@ public sealed record RunOptions
     /// <summary>The guest TLB model's profile (docs/tlb-model.md); null: the model is off.</summary>
     public Tlb.TlbProfile? Tlb { get; init; }
 
+    /// <summary>Shared by the runs of one command that play the same workloads (compare's policies, a sweep's
+    /// points, advise's candidates): each random or Zipf workload is drawn once (<see cref="Workloads.AccessStreamCache"/>).</summary>
+    public Workloads.AccessStreamCache? AccessStreams { get; init; }
+
+    /// <summary>Where the run's table pages come from and go back to when it ends: a thread that plays run after
+    /// run (a sweep's worker) passes the same one to each (not thread-safe); null: fresh pages.</summary>
+    public PageTables.TablePageCache? TablePages { get; init; }
+
     /// <summary>Called with (accesses done, accesses in the whole run) every 65,536 accesses.</summary>
     public Action<long, long>? Progress { get; init; }
 }

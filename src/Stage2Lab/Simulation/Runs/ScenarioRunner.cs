@@ -4,6 +4,7 @@ using Stage2Lab.Simulation.Invariants;
 using Stage2Lab.Simulation.Metrics;
 using Stage2Lab.Simulation.Playback;
 using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
 
 namespace Stage2Lab.Simulation.Runs;
 
@@ -16,6 +17,7 @@ public static class ScenarioRunner
     public static ScenarioResult RunAll(Scenario scenario, IEnumerable<string> policies, RunOptions? options = null)
     {
         var result = new ScenarioResult { Scenario = scenario.Name, File = scenario.SourceFile, Description = scenario.Description };
+        options = (options ?? new RunOptions()) with { AccessStreams = options?.AccessStreams ?? new AccessStreamCache() };
         foreach (string policy in policies)
             result.Runs.Add(Run(scenario, policy, options));
         return result;
@@ -58,6 +60,8 @@ public static class ScenarioRunner
             RecordFaultEvents = decisions is not null || explain is not null || checker is not null,
             Progress = options.Progress,
             Control = control,
+            AccessStreams = options.AccessStreams,
+            TablePages = options.TablePages,
         });
         player.Play(observers);
 
@@ -72,6 +76,8 @@ public static class ScenarioRunner
             run.FirstViolatingFault = checker.FirstViolatingFault;
         }
         run.Explained = explain?.Explained;
+        if (options.TablePages is not null)
+            player.Vm.ReturnTablePages();
         return run;
     }
 }

@@ -1,6 +1,8 @@
+using Stage2Lab.PageTables;
 using Stage2Lab.Simulation.Campaigns;
 using Stage2Lab.Simulation.Runs;
 using Stage2Lab.Simulation.Scenarios;
+using Stage2Lab.Simulation.Workloads;
 
 namespace Stage2Lab.Simulation.Sweeps;
 
@@ -38,7 +40,9 @@ public static class SweepRunner
         string scenarioName = point0.Name;
         long done = 0;
         // Representative decisions cost an explanation per fault and a sweep shows none: metrics only.
-        var options = new RunOptions { CaptureDecisions = false };
+        // The points' workloads are mostly the same from point to point (a sweep over a mapping's placement leaves
+        // them as they are): each is drawn once and replayed by every run.
+        var options = new RunOptions { CaptureDecisions = false, AccessStreams = new AccessStreamCache() };
         // Each (point, policy) run is a work item, taken in order by whichever thread is free: points in order,
         // and a point's heaviest policies first, so the last items are light ones and every thread keeps working
         // to the end. A point is read once and its runs share it (a run only reads its scenario, as advise's
@@ -48,6 +52,8 @@ public static class SweepRunner
         long next = -1;
         Parallel.For(0, (int)Math.Min(jobs, Math.Max(1, items)), new ParallelOptions { MaxDegreeOfParallelism = jobs }, _ =>
         {
+            // This thread's runs hand their table memory on, one to the next.
+            RunOptions threadOptions = options with { TablePages = new TablePageCache() };
             long item;
             while ((item = Interlocked.Increment(ref next)) < items)
             {
@@ -55,7 +61,7 @@ public static class SweepRunner
                 int policy = policyOrder[(int)(item % policies)];
                 long point = first + pointIndex;
                 Scenario s = scenarios.Take(pointIndex);
-                PolicyRun run = ScenarioRunner.Run(s, plan.Policies[policy], options);
+                PolicyRun run = ScenarioRunner.Run(s, plan.Policies[policy], threadOptions);
                 var metrics = new long[SweepMetrics.All.Count];
                 for (int m = 0; m < metrics.Length; m++)
                     metrics[m] = SweepMetrics.All[m].Of(run);
