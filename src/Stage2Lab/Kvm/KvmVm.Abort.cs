@@ -38,6 +38,17 @@ public sealed partial class KvmVm
     /// (the hardware sets AF). Otherwise the abort it raises — translation fault at the level the walk stopped,
     /// permission fault at the leaf's level — goes to kvm_handle_guest_abort.
     /// </summary>
+    /// <summary>
+    /// A hint that the guest will soon access <paramref name="ipa"/>: when the hit memo cannot answer (spread
+    /// accesses), the host CPU is asked to fetch the stage-2 entry the access's walk will end at. The model's
+    /// speed only; nothing is read, counted or changed.
+    /// </summary>
+    public void PrefetchAccess(ulong ipa)
+    {
+        if (_hitMemo is null || _hitMemo.Resting)
+            Stage2.PrefetchWalk(ipa);
+    }
+
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)
     {
         HypVmCreated |= Config.ProtectedKvmEnabled;

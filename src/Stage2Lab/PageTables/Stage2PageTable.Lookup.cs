@@ -43,6 +43,28 @@ public sealed partial class Stage2PageTable
     }
 
     /// <summary>
+    /// Asks the host CPU to fetch the entry a walk for <paramref name="ipa"/> will end at (the model's speed, no
+    /// effect on the table): follows the table entries down to the last table, whose entry is fetched, not read.
+    /// </summary>
+    public void PrefetchWalk(ulong ipa)
+    {
+        if (ipa >= Geometry.IpaLimit)
+            return;
+        Granule granule = Granule;
+        int level = Geometry.StartLevel;
+        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
+        while (level < Granule.LastLevel)
+        {
+            ulong pte = table[granule.IndexAt(ipa, level)];
+            if ((pte & (Descriptor.ValidBit | Descriptor.TypeBit)) != (Descriptor.ValidBit | Descriptor.TypeBit))
+                return;
+            table = Pool.Page(Pool.IdOf(pte & AddressMask));
+            level++;
+        }
+        EntryPrefetch.Prefetch(table, granule.IndexAt(ipa, level));
+    }
+
+    /// <summary>
     /// A guest access as the hardware performs it: translate, and on success set the access flag in the
     /// leaf (hardware AF management, VTCR_EL2.HA) — not a KVM descriptor write.
     /// </summary>

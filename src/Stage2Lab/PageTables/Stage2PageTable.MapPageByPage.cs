@@ -1,3 +1,4 @@
+using System.Numerics;
 using Stage2Lab.Arch;
 
 namespace Stage2Lab.PageTables;
@@ -114,15 +115,18 @@ public sealed partial class Stage2PageTable
             ulong phys = _phys + (addr - parent.Start);
             long fresh = 0;
             int ret = 0;
-            for (int idx = first; idx < end; idx++, addr += page, phys += page)
+            int idx = first;
+            while (idx < end)
             {
+                // A run of empty entries (all of a fresh table) is written a vector at a time.
+                int filled = FillEmpty(table.Slice(idx, end - idx), phys, page, addressMask, template);
+                idx += filled;
+                fresh += filled;
+                addr += (ulong)filled * page;
+                phys += (ulong)filled * page;
+                if (idx == end)
+                    break;
                 ulong old = table[idx];
-                if (old == 0)
-                {
-                    table[idx] = (phys & addressMask) | template;
-                    fresh++;
-                    continue;
-                }
                 // Anything already there: the one-page call's stage2_map_walk_leaf on it, unchanged.
                 var ctx = new VisitContext
                 {
@@ -140,9 +144,48 @@ public sealed partial class Stage2PageTable
                 if (!Walker.Continue(parent.Flags, ret))
                     break;
                 ret = 0;
+                idx++;
+                addr += page;
+                phys += page;
             }
             pgt.CountFreshPages(tableId, template, fresh, parent.Flags);
             return ret;
+        }
+
+        /// <summary>
+        /// Writes page leaves into the leading empty entries of <paramref name="entries"/> (entry i maps
+        /// <paramref name="phys"/> + i pages) and returns how many: up to the first entry that is not empty.
+        /// </summary>
+        private static int FillEmpty(Span<ulong> entries, ulong phys, ulong page, ulong addressMask, ulong template)
+        {
+            int i = 0;
+            int lanes = Vector<ulong>.Count;
+            if (Vector.IsHardwareAccelerated && entries.Length >= lanes)
+            {
+                Vector<ulong> pas = new Vector<ulong>(phys) + Vector.Multiply(LaneIndices(), page);
+                var step = new Vector<ulong>((ulong)lanes * page);
+                var mask = new Vector<ulong>(addressMask);
+                var leaf = new Vector<ulong>(template);
+                for (; i <= entries.Length - lanes; i += lanes, pas += step)
+                {
+                    Span<ulong> chunk = entries.Slice(i, lanes);
+                    if (!Vector.EqualsAll(new Vector<ulong>(chunk), Vector<ulong>.Zero))
+                        break;
+                    ((pas & mask) | leaf).CopyTo(chunk);
+                }
+                phys += (ulong)i * page;
+            }
+            for (; i < entries.Length && entries[i] == 0; i++, phys += page)
+                entries[i] = (phys & addressMask) | template;
+            return i;
+        }
+
+        private static Vector<ulong> LaneIndices()
+        {
+            Span<ulong> lanes = stackalloc ulong[Vector<ulong>.Count];
+            for (int i = 0; i < lanes.Length; i++)
+                lanes[i] = (ulong)i;
+            return new Vector<ulong>(lanes);
         }
     }
 

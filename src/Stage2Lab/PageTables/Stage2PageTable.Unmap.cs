@@ -1,3 +1,4 @@
+using System.Numerics;
 using Stage2Lab.Arch;
 
 namespace Stage2Lab.PageTables;
@@ -93,8 +94,67 @@ public sealed partial class Stage2PageTable
     /// </summary>
     public int DestroyRange(ulong ipa, ulong sizeBytes)
     {
-        var visitor = new FreeVisitor(this);
-        return Walker.Walk(this, ipa, sizeBytes, WalkFlags.Leaf | WalkFlags.TablePost, ref visitor);
+        var visitor = new DestroyVisitor(this);
+        return Walker.Walk(this, ipa, sizeBytes, WalkFlags.TablePre | WalkFlags.Leaf | WalkFlags.TablePost, ref visitor);
+    }
+
+    /// <summary>
+    /// stage2_free_walker over a whole range, with the visits of a last-level table's entries done in one
+    /// step from its table entry: each non-zero entry puts one reference of its table, each valid one is a
+    /// leaf removed; then the table entry's own post-order visit (free the table if nothing holds it). Same
+    /// counts, refcounts and frees, in the same order, as a visit per entry.
+    /// </summary>
+    private readonly struct DestroyVisitor : IWalkVisitor
+    {
+        private readonly Stage2PageTable _pgt;
+
+        public DestroyVisitor(Stage2PageTable pgt) => _pgt = pgt;
+
+        public int Visit(ref VisitContext ctx, WalkFlags visit)
+        {
+            if (visit != WalkFlags.TablePre)
+                return _pgt.FreeEntry(ref ctx, visit);
+            if (ctx.Level != Granule.LastLevel - 1)
+                return 0;
+            ctx.SkipChildren = true;
+            var (nonZero, valid) = CountEntries(_pgt.LastLevelEntries(ref ctx));
+            _pgt.Pool.EntryCount(_pgt.ChildId(ctx.Old)) -= nonZero;
+            if (valid != 0)
+                _pgt._counters.Add(Stage2Counter.LeavesRemoved, valid);
+            // The children were visited: the table entry's post-order visit, which the walker skips with them.
+            return _pgt.FreeEntry(ref ctx, WalkFlags.TablePost);
+        }
+    }
+
+    /// <summary>How many of <paramref name="entries"/> are non-zero, and how many valid.</summary>
+    private static (int NonZero, int Valid) CountEntries(ReadOnlySpan<ulong> entries)
+    {
+        int i = 0;
+        long zeros = 0;
+        ulong valid = 0;
+        int lanes = Vector<ulong>.Count;
+        if (Vector.IsHardwareAccelerated && entries.Length >= lanes)
+        {
+            // Equals gives all ones (-1) per equal lane; the valid bit is bit 0, so lanes sum to the count.
+            Vector<long> zeroLanes = Vector<long>.Zero;
+            Vector<ulong> validLanes = Vector<ulong>.Zero;
+            var validBit = new Vector<ulong>(Descriptor.ValidBit);
+            for (; i <= entries.Length - lanes; i += lanes)
+            {
+                var v = new Vector<ulong>(entries.Slice(i, lanes));
+                zeroLanes -= Vector.AsVectorInt64(Vector.Equals(v, Vector<ulong>.Zero));
+                validLanes += v & validBit;
+            }
+            zeros = Vector.Sum(zeroLanes);
+            valid = Vector.Sum(validLanes);
+        }
+        for (; i < entries.Length; i++)
+        {
+            if (entries[i] == 0)
+                zeros++;
+            valid += entries[i] & Descriptor.ValidBit;
+        }
+        return (entries.Length - (int)zeros, (int)valid);
     }
 
     internal readonly struct FreeVisitor : IWalkVisitor

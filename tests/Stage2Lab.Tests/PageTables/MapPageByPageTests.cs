@@ -40,6 +40,31 @@ public class MapPageByPageTests
         }, iter: Iterations, print: Describe);
     }
 
+    /// <summary>
+    /// DestroyRange (stage2_free_walker, a last-level table's entries counted in one step) against the free
+    /// walker visiting every entry, over the case's range and then the whole space, on the tables the cases
+    /// build: partly filled tables, blocks, freed and reused pages.
+    /// </summary>
+    [Fact]
+    public void Destroying_a_range_leaves_what_the_free_walker_visiting_every_entry_leaves()
+    {
+        Cases.Sample(c =>
+        {
+            Stage2PageTable expected = Build(c);
+            Stage2PageTable actual = Build(c);
+            foreach (Stage2PageTable pgt in new[] { expected, actual })
+                pgt.MapPageByPage(c.Ipa, c.Size, c.Pa, c.Prot, NewCache(c.CacheObjects));
+            ulong limit = expected.Geometry.IpaLimit;
+            foreach (var (ipa, size) in new[] { (c.Ipa, c.Size), (0UL, limit) })
+            {
+                var visitor = new Stage2PageTable.FreeVisitor(expected);
+                int expectedRet = Walker.Walk(expected, ipa, size, WalkFlags.Leaf | WalkFlags.TablePost, ref visitor);
+                Assert.Equal(expectedRet, actual.DestroyRange(ipa, size));
+                AssertSameTables(expected, actual);
+            }
+        }, iter: 150, print: Describe);
+    }
+
     // ---- the paths the property must reach, each pinned down once ----
 
     [Theory]
