@@ -60,6 +60,28 @@ public sealed partial class KvmVm
             _counters.CountHit();
             return FaultResult.Hit();
         }
+        return Walked(ipa, access, explain);
+    }
+
+    /// <summary>
+    /// <see cref="Access"/> for a player that keeps no result (only the counters and the state): a hit the memo
+    /// remembers is counted and nothing more is built; anything else goes the full way.
+    /// </summary>
+    public void AccessCounted(ulong ipa, AccessKind access)
+    {
+        HypVmCreated |= Config.ProtectedKvmEnabled;
+        if (_hitMemo is { } memo && memo.Hits(ipa, access))
+        {
+            LastDecision = null;
+            _counters.CountHit();
+            return;
+        }
+        _ = Walked(ipa, access, null);
+    }
+
+    /// <summary>The access past the memo: the hardware walk, and the fault path if it faults.</summary>
+    private FaultResult Walked(ulong ipa, AccessKind access, DecisionRecord? explain)
+    {
         Translation t = Stage2.Access(ipa, access);
         FaultResult result;
         if (t.IsMapped)

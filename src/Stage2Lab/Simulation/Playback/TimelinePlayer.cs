@@ -176,6 +176,9 @@ public sealed class TimelinePlayer
 
     private void PlayWorkload(WorkloadEvent w, int eventNumber)
     {
+        // With nobody to see each access, only the counts and the state matter: no result is built per hit (and
+        // nothing can ask to stop in the middle: only observers do, from what they are shown).
+        bool counted = !w.L2Guest && _accessObservers.Length == 0 && _options.Progress is null;
         if (_options.AccessStreams?.Get(w, _s.Host.PageSize) is { } stream)
         {
             ReadOnlySpan<ulong> ipas = stream.Ipas;
@@ -187,6 +190,12 @@ public sealed class TimelinePlayer
             {
                 if (i < prefetchEnd)
                     Vm.PrefetchAccess(ipas[i + PrefetchAhead]);
+                if (counted)
+                {
+                    _accessIndex++;
+                    Vm.AccessCounted(ipas[i], kinds[i]);
+                    continue;
+                }
                 PlayAccess(ipas[i], kinds[i], eventNumber, w.L2Guest);
                 if (Stopped)
                     return;
@@ -196,6 +205,12 @@ public sealed class TimelinePlayer
         var gen = new AccessGenerator(w, _s.Host.PageSize);
         while (gen.Next(out ulong ipa, out AccessKind kind))
         {
+            if (counted)
+            {
+                _accessIndex++;
+                Vm.AccessCounted(ipa, kind);
+                continue;
+            }
             PlayAccess(ipa, kind, eventNumber, w.L2Guest);
             if (Stopped)
                 return;
