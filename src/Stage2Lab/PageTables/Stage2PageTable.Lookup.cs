@@ -10,18 +10,24 @@ public sealed partial class Stage2PageTable
     /// or the fault it raises — translation fault at the level of the invalid entry, permission fault at the
     /// leaf's level (S2AP for data, XN for instruction fetches).
     /// </summary>
-    public Translation Translate(ulong ipa, AccessKind access)
+    public Translation Translate(ulong ipa, AccessKind access) => Walk(ipa, access, out _, out _);
+
+    /// <summary>The walk of <see cref="Translate"/>, and where it ended: the last table read and the entry's index.</summary>
+    private Translation Walk(ulong ipa, AccessKind access, out Span<ulong> table, out int index)
     {
+        table = default;
+        index = 0;
         if (ipa >= Geometry.IpaLimit)
             // An IPA beyond VTCR_EL2.T0SZ is a translation fault reported at level 0 (the walk never starts).
             return new Translation(TranslationOutcome.AddressSizeFault, 0, 0, 0, default);
 
         Granule granule = Granule;
         int level = Geometry.StartLevel;
-        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
+        table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
         while (true)
         {
-            ulong pte = table[granule.IndexAt(ipa, level)];
+            index = granule.IndexAt(ipa, level);
+            ulong pte = table[index];
             if ((pte & Descriptor.ValidBit) == 0)
                 return new Translation(TranslationOutcome.TranslationFault, level, 0, 0, default);
             if (level < Granule.LastLevel && (pte & Descriptor.TypeBit) != 0)
@@ -66,28 +72,18 @@ public sealed partial class Stage2PageTable
 
     /// <summary>
     /// A guest access as the hardware performs it: translate, and on success set the access flag in the
-    /// leaf (hardware AF management, VTCR_EL2.HA) — not a KVM descriptor write.
+    /// leaf (hardware AF management, VTCR_EL2.HA) — not a KVM descriptor write. The translation returned is
+    /// the leaf as the walk found it (before the flag was set).
     /// </summary>
     public Translation Access(ulong ipa, AccessKind access)
     {
-        Translation t = Translate(ipa, access);
+        Translation t = Walk(ipa, access, out Span<ulong> table, out int index);
         if (t.IsMapped && !t.Leaf.AccessFlagSet)
-            SetAccessFlagByHardware(ipa, t.Level);
-        return t;
-    }
-
-    private void SetAccessFlagByHardware(ulong ipa, int leafLevel)
-    {
-        Granule granule = Granule;
-        int level = Geometry.StartLevel;
-        Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
-        while (level < leafLevel)
         {
-            table = Pool.Page(Pool.IdOf(table[granule.IndexAt(ipa, level)] & AddressMask));
-            level++;
+            table[index] |= Descriptor.AccessFlag;
+            Changed();
         }
-        table[granule.IndexAt(ipa, level)] |= Descriptor.AccessFlag;
-        Changed();
+        return t;
     }
 
     /// <summary>kvm_pgtable_get_leaf: the entry (valid or not) that ends the walk for ipa, and its level.</summary>
