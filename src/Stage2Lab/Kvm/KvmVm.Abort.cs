@@ -40,13 +40,13 @@ public sealed partial class KvmVm
     /// </summary>
     /// <summary>
     /// A hint that the guest will soon access <paramref name="ipa"/>: when the hit memo cannot answer (spread
-    /// accesses), the host CPU is asked to fetch the stage-2 entry the access's walk will end at. The model's
-    /// speed only; nothing is read, counted or changed.
+    /// accesses), the host CPU is asked to fetch the stage-2 entry the access's walk reads at
+    /// <paramref name="level"/>. The model's speed only; nothing is read, counted or changed.
     /// </summary>
-    public void PrefetchAccess(ulong ipa)
+    public void PrefetchAccess(ulong ipa, int level)
     {
         if (_hitMemo is null || _hitMemo.Resting)
-            Stage2.PrefetchWalk(ipa);
+            Stage2.PrefetchEntry(ipa, level);
     }
 
     public FaultResult Access(ulong ipa, AccessKind access, DecisionRecord? explain = null)

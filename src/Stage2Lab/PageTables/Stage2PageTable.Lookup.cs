@@ -49,25 +49,26 @@ public sealed partial class Stage2PageTable
     }
 
     /// <summary>
-    /// Asks the host CPU to fetch the entry a walk for <paramref name="ipa"/> will end at (the model's speed, no
-    /// effect on the table): follows the table entries down to the last table, whose entry is fetched, not read.
+    /// Asks the host CPU to fetch the entry a walk for <paramref name="ipa"/> reads at <paramref name="level"/>
+    /// (the model's speed, no effect on the table): follows the table entries down to that level's table, whose
+    /// entry is fetched, not read. Nothing when the walk ends above that level.
     /// </summary>
-    public void PrefetchWalk(ulong ipa)
+    public void PrefetchEntry(ulong ipa, int level)
     {
         if (ipa >= Geometry.IpaLimit)
             return;
         Granule granule = Granule;
-        int level = Geometry.StartLevel;
+        int at = Geometry.StartLevel;
         Span<ulong> table = Pool.Page(_rootIds[Geometry.RootPageIndex(ipa)]);
-        while (level < Granule.LastLevel)
+        while (at < level)
         {
-            ulong pte = table[granule.IndexAt(ipa, level)];
-            if ((pte & (Descriptor.ValidBit | Descriptor.TypeBit)) != (Descriptor.ValidBit | Descriptor.TypeBit))
+            ulong pte = table[granule.IndexAt(ipa, at)];
+            if ((pte & (Descriptor.ValidBit | Descriptor.TypeBit)) != (Descriptor.ValidBit | Descriptor.TypeBit) || at == Granule.LastLevel)
                 return;
             table = Pool.Page(Pool.IdOf(pte & AddressMask));
-            level++;
+            at++;
         }
-        EntryPrefetch.Prefetch(table, granule.IndexAt(ipa, level));
+        EntryPrefetch.Prefetch(table, granule.IndexAt(ipa, at));
     }
 
     /// <summary>

@@ -162,7 +162,7 @@ public sealed partial class Stage2PageTable
             int lanes = Vector<ulong>.Count;
             if (Vector.IsHardwareAccelerated && entries.Length >= lanes)
             {
-                Vector<ulong> pas = new Vector<ulong>(phys) + Vector.Multiply(LaneIndices(), page);
+                Vector<ulong> pas = new Vector<ulong>(phys) + Vector.Multiply(LaneIndices, page);
                 var step = new Vector<ulong>((ulong)lanes * page);
                 var mask = new Vector<ulong>(addressMask);
                 var leaf = new Vector<ulong>(template);
@@ -180,13 +180,8 @@ public sealed partial class Stage2PageTable
             return i;
         }
 
-        private static Vector<ulong> LaneIndices()
-        {
-            Span<ulong> lanes = stackalloc ulong[Vector<ulong>.Count];
-            for (int i = 0; i < lanes.Length; i++)
-                lanes[i] = (ulong)i;
-            return new Vector<ulong>(lanes);
-        }
+        // 0, 1, 2, ... one per lane.
+        private static readonly Vector<ulong> LaneIndices = Vector<ulong>.Indices;
     }
 
     /// <summary>
