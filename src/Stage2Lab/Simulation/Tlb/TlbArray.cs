@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Stage2Lab.Simulation.Tlb;
 
@@ -43,7 +42,6 @@ internal sealed class TlbArray
     private const int KindCount = 4;
     private const int ShiftBits = 6;
     private const int TagShift = 8;
-    private const int LineSlots = 8;
     private const ulong Nibbles = 0x1111_1111_1111_1111;
 
     private readonly ulong[] _slots;
@@ -66,7 +64,7 @@ internal sealed class TlbArray
         if (ways > MaxWays)
             throw new ArgumentException($"a set-associative TLB of {ways} ways: at most {MaxWays} are modelled (model a fully associative L1 with FullyAssociativeTlb)");
         _ways = ways;
-        _setStride = ways < LineSlots ? LineSlots : 2 * LineSlots;
+        _setStride = ways < TagLine.Slots ? TagLine.Slots : 2 * TagLine.Slots;
         _orderSlot = _setStride - 1;
         _lruShift = 4 * (ways - 1);
         _waysMask = (1u << ways) - 1;
@@ -138,29 +136,10 @@ internal sealed class TlbArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint Matches(ref ulong set, ulong value)
     {
-        uint mask = MatchLine(ref set, value);
-        if (_setStride > LineSlots)
-            mask |= MatchLine(ref Unsafe.Add(ref set, LineSlots), value) << LineSlots;
+        uint mask = TagLine.Matches(ref set, value);
+        if (_setStride > TagLine.Slots)
+            mask |= TagLine.Matches(ref Unsafe.Add(ref set, TagLine.Slots), value) << TagLine.Slots;
         return mask;
-    }
-
-    /// <summary>The slots of one 8-slot line equal to <paramref name="value"/>, as 8 bits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint MatchLine(ref ulong line, ulong value)
-    {
-        if (Vector512.IsHardwareAccelerated)
-            return (uint)Vector512.Equals(Vector512.LoadUnsafe(ref line), Vector512.Create(value)).ExtractMostSignificantBits();
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<ulong> v = Vector256.Create(value);
-            return Vector256.Equals(Vector256.LoadUnsafe(ref line), v).ExtractMostSignificantBits()
-                | Vector256.Equals(Vector256.LoadUnsafe(ref line, 4), v).ExtractMostSignificantBits() << 4;
-        }
-        Vector128<ulong> w = Vector128.Create(value);
-        return Vector128.Equals(Vector128.LoadUnsafe(ref line), w).ExtractMostSignificantBits()
-            | Vector128.Equals(Vector128.LoadUnsafe(ref line, 2), w).ExtractMostSignificantBits() << 2
-            | Vector128.Equals(Vector128.LoadUnsafe(ref line, 4), w).ExtractMostSignificantBits() << 4
-            | Vector128.Equals(Vector128.LoadUnsafe(ref line, 6), w).ExtractMostSignificantBits() << 6;
     }
 
     /// <summary>
@@ -202,13 +181,8 @@ internal sealed class TlbArray
         else
         {
             way = (int)(Unsafe.Add(ref set, _orderSlot) >> _lruShift) & 15;
-            ulong victim = Unsafe.Add(ref set, way);
-            // The same kind and size out and in (a walk's combined entry replacing another): no count changes.
-            if ((byte)victim != (byte)tag)
-            {
-                Forget(victim);
-                Remember(tag);
-            }
+            Forget(Unsafe.Add(ref set, way));
+            Remember(tag);
         }
         Unsafe.Add(ref set, way) = tag;
         Touch(ref set, way);
@@ -361,23 +335,29 @@ internal sealed class TlbArray
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int KindOf(ulong tag) => (int)(tag >> ShiftBits) & (KindCount - 1);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ShiftOf(ulong tag) => (int)tag & ((1 << ShiftBits) - 1);
 
+    /// <summary>Counts an entry in; branch-free (a fill's kind and size are unpredictable in a mixed stream).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Remember(ulong tag)
     {
         int kind = KindOf(tag), shift = ShiftOf(tag);
         _liveByKind[kind]++;
-        if (_liveByClass[(kind << ShiftBits) | shift]++ == 0)
-            _shiftsPresent[kind] |= 1UL << shift;
+        _liveByClass[(kind << ShiftBits) | shift]++;
+        _shiftsPresent[kind] |= 1UL << shift;
     }
 
+    /// <summary>Counts an entry out; the size stays present while any entry of it is left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Forget(ulong tag)
     {
         int kind = KindOf(tag), shift = ShiftOf(tag);
         _liveByKind[kind]--;
-        if (--_liveByClass[(kind << ShiftBits) | shift] == 0)
-            _shiftsPresent[kind] &= ~(1UL << shift);
+        int left = --_liveByClass[(kind << ShiftBits) | shift];
+        _shiftsPresent[kind] &= ~((ulong)(left == 0 ? 1u : 0u) << shift);
     }
 }
