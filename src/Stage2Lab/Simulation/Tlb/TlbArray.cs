@@ -24,11 +24,12 @@ internal enum TlbEntryKind
 /// tag is never 0: its shift is at least 12). The set is the low bits of the block number. Lookups allocate
 /// nothing; each (kind, size) present is tracked so a lookup probes only sizes that can hit.
 /// <para>
-/// Layout: one array of sets, each a whole number of 64-byte lines (8 slots for up to 7 ways, 16 for up to 15):
+/// Layout: one array of sets, each the size of one or two 64-byte lines (8 slots for up to 7 ways, 16 for up to 15):
 /// the ways' tags, zero padding, and in the last slot the set's recency order, one 4-bit way number per position,
 /// most recent at position 0. A probe compares every tag of the set at once (vector compare, a bit mask of the ways
 /// that match), a hit moves its way to the front of the order (a few shifts and masks), and a fill takes the first
-/// empty way or the way at the last position: no loop over ways, no data-dependent branch, one cache line per set.
+/// empty way or the way at the last position: no loop over ways, no data-dependent branch. (The array is not
+/// aligned, so a set may straddle two lines; aligning it on the pinned heap measured no faster.)
 /// The order is exactly the order of the ways' last uses (every fill and hit moves its way to the front), so the
 /// victim is the least recently used way, as with last-use stamps.
 /// </para>
