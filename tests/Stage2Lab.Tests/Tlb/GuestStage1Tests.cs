@@ -23,6 +23,25 @@ public class GuestStage1Tests
     }
 
     [Fact]
+    public void An_ipa_two_regions_map_goes_through_the_first_region_listed_whatever_was_looked_up_before()
+    {
+        // Regions may share IPAs (only VAs must not overlap): docs/scenario-format.md says the first region listed
+        // is the one an IPA-driven access goes through. "alias" is looked up last-hit-first, so a lookup that only
+        // it answers must not make it answer the shared range after.
+        GuestStage1 g = GuestStage1.Create(Granule.Size4K, 48,
+            [new("linear", 0xffff_0000_4000_0000, G, 4 * M, GuestMapping.Pages), new("alias", 0x7f00_0000_0000, G + 2 * M, 4 * M, GuestMapping.Pages)],
+            G + 8 * M, 40);
+
+        Assert.Equal(1, g.FindIpa(G + 5 * M, out ulong onlyAlias));
+        Assert.Equal(0x7f00_0000_0000UL + 3 * M, onlyAlias);
+        Assert.Equal(0, g.FindIpa(G + 3 * M, out ulong shared));
+        Assert.Equal(0xffff_0000_4000_0000UL + 3 * M, shared);
+        Assert.Equal(1, g.FindIpa(G + 5 * M + 8, out _));
+        Assert.Equal(0, g.FindIpa(G + 2 * M, out ulong sharedStart));
+        Assert.Equal(0xffff_0000_4000_0000UL + 2 * M, sharedStart);
+    }
+
+    [Fact]
     public void A_region_translates_linearly_in_both_directions()
     {
         GuestStage1 g = GuestStage1.Create(Granule.Size4K, 48,

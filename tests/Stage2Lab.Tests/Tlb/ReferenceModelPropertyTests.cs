@@ -9,7 +9,7 @@ namespace Stage2Lab.Tests.Tlb;
 /// <summary>
 /// <see cref="GuestTlbModel"/> (index hashes, set scans, stage-2 memos, per-walk shortcuts) against the plain
 /// <see cref="ReferenceTlbModel"/>: random streams of guest accesses of every kind over regions of pages,
-/// contiguous pages, 2M and 1G leaves (and outside them), mixed with stage-2 maps and unmaps of pages and blocks
+/// contiguous pages, 2M and 1G leaves (and outside them), IPAs two regions share, mixed with stage-2 maps and unmaps of pages and blocks
 /// (each with the TLBIs KVM issues) and direct VMALLE1IS / VMALLS12E1IS. Every counter must agree after every step.
 /// </summary>
 public class ReferenceModelPropertyTests
@@ -62,6 +62,9 @@ public class ReferenceModelPropertyTests
             new GuestRegion("cont", 0x2_0000_0000, RamIpa + 8 * M, 4 * M, GuestMapping.Contiguous),
             new GuestRegion("thp", 0xffff_8000_0000_0000, RamIpa + 12 * M, 16 * M, GuestMapping.Thp),
             new GuestRegion("1G", 0x80_0000_0000, 0x80_0000_0000, G, GuestMapping.Block1G),
+            // Shares 24M..28M with "thp" (listed first, so it answers there) and alone maps 28M..32M: IPA accesses
+            // alternate between the two, so a remembered region must never answer an IPA an earlier one holds.
+            new GuestRegion("alias", 0x3_0000_0000, RamIpa + 24 * M, 8 * M, GuestMapping.Pages),
         ], RamIpa + 30 * M, 40);
         var model = new GuestTlbModel(profile, guest, pgt);
         var reference = new ReferenceTlbModel(profile, guest, pgt);

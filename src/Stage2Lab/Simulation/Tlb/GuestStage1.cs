@@ -28,6 +28,7 @@ public sealed class GuestStage1
     private readonly int[] _prefixShifts = new int[Granule.LastLevel + 1];
     private readonly ulong _vaMask;
     private readonly int _pageShift;
+    private readonly bool[] _ipaShadowed;
     private int _lastVaHit;
     private int _lastIpaHit;
 
@@ -45,6 +46,12 @@ public sealed class GuestStage1
         for (int level = StartLevel; level <= Granule.LastLevel; level++)
             _prefixShifts[level] = TablePrefixShift(level);
         TablePages = Layout(regions);
+        _ipaShadowed = new bool[regions.Length];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            for (int j = 0; j < i; j++)
+                _ipaShadowed[i] |= regions[i].Ipa < regions[j].IpaEnd && regions[j].Ipa < regions[i].IpaEnd;
+        }
     }
 
     public Granule Granule { get; }
@@ -227,7 +234,8 @@ public sealed class GuestStage1
 
     // ---- lookups the walk uses ----
 
-    /// <summary>The region whose VA range holds <paramref name="va"/>, or -1.</summary>
+    /// <summary>The region whose VA range holds <paramref name="va"/>, or -1 (regions never overlap in VA, so
+    /// remembering the last hit cannot change the answer).</summary>
     public int FindVa(ulong va)
     {
         RegionInfo[] regions = _regions;
@@ -251,7 +259,9 @@ public sealed class GuestStage1
     {
         RegionInfo[] regions = _regions;
         int last = _lastIpaHit;
-        if ((uint)last < (uint)regions.Length && ipa - regions[last].Ipa < regions[last].SizeBytes)
+        // The last answer is only reused when no earlier region shares IPAs with it: an address it holds is then in
+        // no earlier region, so it is still the first (scenario order) that holds it.
+        if ((uint)last < (uint)regions.Length && !_ipaShadowed[last] && ipa - regions[last].Ipa < regions[last].SizeBytes)
         {
             va = regions[last].Va + (ipa - regions[last].Ipa);
             return last;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Stage2Lab.Arch;
 using Stage2Lab.PageTables;
 
@@ -82,6 +83,7 @@ public sealed partial class GuestTlbModel
     /// walk cache, and without them (the depth of the real leaf).</summary>
     private readonly record struct Stage2Step(bool Mapped, int LeafShift, int References, int ReferencesWithoutCaches);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Stage2Step TranslateStage2(ulong ipa, bool isTable)
     {
         int start = _s2Start;

@@ -18,45 +18,65 @@ internal enum TlbEntryKind
 }
 
 /// <summary>
-/// A set-associative TLB array with least-recently-used replacement in each set (entries == ways: fully
-/// associative). An entry is a tag <c>(address &gt;&gt; shift) &lt;&lt; 8 | kind &lt;&lt; 6 | shift</c>: the number of the
-/// 2^shift-byte block it covers, what it translates, and its size; tag 0 is an empty way. The set is the low
-/// bits of the block number. Lookups allocate nothing; each (kind, size) present is tracked so a lookup probes
-/// only sizes that can hit.
+/// A set-associative TLB array with least-recently-used replacement in each set (at most
+/// <see cref="MaxWays"/> ways). An entry is a tag <c>(address &gt;&gt; shift) &lt;&lt; 8 | kind &lt;&lt; 6 | shift</c>: the
+/// number of the 2^shift-byte block it covers, what it translates, and its size; tag 0 is an empty way (a real
+/// tag is never 0: its shift is at least 12). The set is the low bits of the block number. Lookups allocate
+/// nothing; each (kind, size) present is tracked so a lookup probes only sizes that can hit.
 /// <para>
-/// Layout: one array, a set after another, each set its ways' tags then their last-use stamps (5 ways: 80 bytes),
-/// so a lookup and the refresh of its hit touch one or two adjacent cache lines. The set loops index through a
-/// ref to the set's first slot: the set number is masked and the array holds sets × 2 × ways slots, so every
-/// index is in range.
+/// Layout: one array of sets, each the size of one or two 64-byte lines (8 slots for up to 7 ways, 16 for up to 15):
+/// the ways' tags, zero padding, and in the last slot the set's recency order, one 4-bit way number per position,
+/// most recent at position 0. A probe compares every tag of the set at once (vector compare, a bit mask of the ways
+/// that match), a hit moves its way to the front of the order (a few shifts and masks), and a fill takes the first
+/// empty way or the way at the last position: no loop over ways, no data-dependent branch. (The array is not
+/// aligned, so a set may straddle two lines; aligning it on the pinned heap measured no faster.)
+/// The order is exactly the order of the ways' last uses (every fill and hit moves its way to the front), so the
+/// victim is the least recently used way, as with last-use stamps.
 /// </para>
 /// </summary>
 internal sealed class TlbArray
 {
+    /// <summary>The recency order keeps one 4-bit way number per position in a 64-bit word, and the move-to-front
+    /// shifts by up to 4 × (ways - 1) bits below 64.</summary>
+    public const int MaxWays = 15;
+
     private const int KindCount = 4;
     private const int ShiftBits = 6;
     private const int TagShift = 8;
+    private const ulong Nibbles = 0x1111_1111_1111_1111;
 
     private readonly ulong[] _slots;
     private readonly int _ways;
     private readonly int _setStride;
+    private readonly int _orderSlot;
+    private readonly int _lruShift;
+    private readonly uint _waysMask;
+    private readonly ulong _initialOrder;
     private readonly ulong _setMask;
     private readonly int[] _liveByClass = new int[KindCount << ShiftBits];
     private readonly ulong[] _shiftsPresent = new ulong[KindCount];
     private readonly int[] _liveByKind = new int[KindCount];
-    private ulong _clock;
 
     public TlbArray(int entries, int ways)
     {
         int sets = ways <= 0 ? 0 : entries / ways;
         if (ways <= 0 || sets * ways != entries || !BitOperations.IsPow2(sets))
             throw new ArgumentException($"a TLB of {entries} entries and {ways} ways must have a power-of-two number of sets");
+        if (ways > MaxWays)
+            throw new ArgumentException($"a set-associative TLB of {ways} ways: at most {MaxWays} are modelled (model a fully associative L1 with FullyAssociativeTlb)");
         _ways = ways;
-        _setStride = 2 * ways;
+        _setStride = ways < TagLine.Slots ? TagLine.Slots : 2 * TagLine.Slots;
+        _orderSlot = _setStride - 1;
+        _lruShift = 4 * (ways - 1);
+        _waysMask = (1u << ways) - 1;
+        for (int way = 0; way < ways; way++)
+            _initialOrder |= (ulong)way << (4 * way);
         _setMask = (ulong)sets - 1;
         _slots = new ulong[sets * _setStride];
+        Clear();
     }
 
-    public int Capacity => _slots.Length / 2;
+    public int Capacity => (_slots.Length / _setStride) * _ways;
 
     public int Live(TlbEntryKind kind) => _liveByKind[(int)kind];
 
@@ -100,17 +120,11 @@ internal sealed class TlbArray
     private bool Probe(ulong address, TlbEntryKind kind, int shift)
     {
         ref ulong set = ref SetOf(address >> shift);
-        ulong tag = Tag(address, kind, shift);
-        int ways = _ways;
-        for (int w = 0; w < ways; w++)
-        {
-            if (Unsafe.Add(ref set, w) == tag)
-            {
-                Unsafe.Add(ref set, ways + w) = ++_clock;
-                return true;
-            }
-        }
-        return false;
+        uint hit = Matches(ref set, Tag(address, kind, shift)) & _waysMask;
+        if (hit == 0)
+            return false;
+        Touch(ref set, BitOperations.TrailingZeroCount(hit));
+        return true;
     }
 
     /// <summary>The first slot (way 0's tag) of the set holding block number <paramref name="block"/>.</summary>
@@ -118,50 +132,61 @@ internal sealed class TlbArray
     private ref ulong SetOf(ulong block) =>
         ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)(block & _setMask) * _setStride);
 
+    /// <summary>A bit per slot of the set (way order) whose value equals <paramref name="value"/>; the caller masks
+    /// off the padding and the order slot with <see cref="_waysMask"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Matches(ref ulong set, ulong value)
+    {
+        uint mask = TagLine.Matches(ref set, value);
+        if (_setStride > TagLine.Slots)
+            mask |= TagLine.Matches(ref Unsafe.Add(ref set, TagLine.Slots), value) << TagLine.Slots;
+        return mask;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="way"/> the set's most recent: its position p in the order is found as the lowest
+    /// zero nibble of <c>order ^ (way × 0x11…1)</c> (the classic has-zero-byte test on nibbles, exact for the
+    /// lowest zero), the nibbles below p move up one position and the way goes to position 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Touch(ref ulong set, int way)
+    {
+        ref ulong orderSlot = ref Unsafe.Add(ref set, _orderSlot);
+        ulong order = orderSlot;
+        ulong x = order ^ ((ulong)(uint)way * Nibbles);
+        int bitsBelow = BitOperations.TrailingZeroCount((x - Nibbles) & ~x & (Nibbles << 3)) & ~3;
+        ulong below = order & ((1UL << bitsBelow) - 1);
+        ulong above = order & ~((16UL << bitsBelow) - 1);
+        orderSlot = above | (below << 4) | (uint)way;
+    }
+
     /// <summary>Installs an entry (or refreshes it), evicting the set's least recently used one when full.</summary>
     public void Insert(ulong address, TlbEntryKind kind, int shift)
     {
         ulong tag = Tag(address, kind, shift);
         ref ulong set = ref SetOf(address >> shift);
-        int ways = _ways;
-        // One pass over the set: the way holding the tag, else the first empty way, else the least recently used.
-        int empty = -1, oldest = 0;
-        for (int w = 0; w < ways; w++)
+        uint hit = Matches(ref set, tag) & _waysMask;
+        if (hit != 0)
         {
-            ulong t = Unsafe.Add(ref set, w);
-            if (t == tag)
-            {
-                Unsafe.Add(ref set, ways + w) = ++_clock;
-                return;
-            }
-            if (t == 0)
-            {
-                if (empty < 0)
-                    empty = w;
-            }
-            else if (Unsafe.Add(ref set, ways + w) < Unsafe.Add(ref set, ways + oldest) || Unsafe.Add(ref set, oldest) == 0)
-            {
-                oldest = w;
-            }
+            Touch(ref set, BitOperations.TrailingZeroCount(hit));
+            return;
         }
-        int way = empty;
-        if (way < 0)
+        // The first empty way, else the least recently used (the last position of the order).
+        uint empty = Matches(ref set, 0) & _waysMask;
+        int way;
+        if (empty != 0)
         {
-            way = oldest;
-            ulong victim = Unsafe.Add(ref set, way);
-            // The same kind and size out and in (a walk's combined entry replacing another): no count changes.
-            if ((byte)victim != (byte)tag)
-            {
-                Forget(victim);
-                Remember(tag);
-            }
+            way = BitOperations.TrailingZeroCount(empty);
+            Remember(tag);
         }
         else
         {
+            way = (int)(Unsafe.Add(ref set, _orderSlot) >> _lruShift) & 15;
+            Forget(Unsafe.Add(ref set, way));
             Remember(tag);
         }
         Unsafe.Add(ref set, way) = tag;
-        Unsafe.Add(ref set, ways + way) = ++_clock;
+        Touch(ref set, way);
     }
 
     /// <summary>Removes every entry of the kinds in <paramref name="kindMask"/> (bit = 1 &lt;&lt; kind); returns how many.</summary>
@@ -202,15 +227,12 @@ internal sealed class TlbArray
                 present &= present - 1;
                 ulong tag = Tag(address, (TlbEntryKind)kind, s);
                 ref ulong set = ref SetOf(address >> s);
-                for (int w = 0; w < _ways; w++)
+                uint hit = Matches(ref set, tag) & _waysMask;
+                if (hit != 0)
                 {
-                    if (Unsafe.Add(ref set, w) == tag)
-                    {
-                        Forget(tag);
-                        Unsafe.Add(ref set, w) = 0;
-                        removed++;
-                        break;
-                    }
+                    Forget(tag);
+                    Unsafe.Add(ref set, BitOperations.TrailingZeroCount(hit)) = 0;
+                    removed++;
                 }
             }
         }
@@ -247,10 +269,11 @@ internal sealed class TlbArray
     public void Clear()
     {
         Array.Clear(_slots);
+        for (int order = _orderSlot; order < _slots.Length; order += _setStride)
+            _slots[order] = _initialOrder;
         Array.Clear(_liveByClass);
         Array.Clear(_shiftsPresent);
         Array.Clear(_liveByKind);
-        _clock = 0;
     }
 
     /// <summary>The entries held, as (kind, block start, log2 size), for tests and dumps.</summary>
@@ -288,10 +311,19 @@ internal sealed class TlbArray
             if (counts[i] != _liveByClass[i] || (counts[i] != 0) != ((_shiftsPresent[i >> ShiftBits] >> (i & 63) & 1) != 0))
                 return $"live count of kind {i >> ShiftBits} size 2^{i & 63} is {_liveByClass[i]}, {counts[i]} held";
         }
+        for (int set = 0; set * _setStride < _slots.Length; set++)
+        {
+            ulong order = _slots[set * _setStride + _orderSlot];
+            ulong seenWays = 0;
+            for (int position = 0; position < _ways; position++)
+                seenWays |= 1UL << (int)(order >> (4 * position) & 15);
+            if (seenWays != (1UL << _ways) - 1 || order >> (4 * _ways) != 0)
+                return $"set {set}: recency order 0x{order:x} is not a permutation of its {_ways} ways";
+        }
         return null;
     }
 
-    /// <summary>Whether slot <paramref name="i"/> holds a tag (not a stamp).</summary>
+    /// <summary>Whether slot <paramref name="i"/> holds a tag (not padding or a set's recency order).</summary>
     private bool IsTagSlot(int i) => i % _setStride < _ways;
 
     private bool AnyLive(int kindMask)
@@ -304,23 +336,29 @@ internal sealed class TlbArray
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int KindOf(ulong tag) => (int)(tag >> ShiftBits) & (KindCount - 1);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ShiftOf(ulong tag) => (int)tag & ((1 << ShiftBits) - 1);
 
+    /// <summary>Counts an entry in; branch-free (a fill's kind and size are unpredictable in a mixed stream).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Remember(ulong tag)
     {
         int kind = KindOf(tag), shift = ShiftOf(tag);
         _liveByKind[kind]++;
-        if (_liveByClass[(kind << ShiftBits) | shift]++ == 0)
-            _shiftsPresent[kind] |= 1UL << shift;
+        _liveByClass[(kind << ShiftBits) | shift]++;
+        _shiftsPresent[kind] |= 1UL << shift;
     }
 
+    /// <summary>Counts an entry out; the size stays present while any entry of it is left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Forget(ulong tag)
     {
         int kind = KindOf(tag), shift = ShiftOf(tag);
         _liveByKind[kind]--;
-        if (--_liveByClass[(kind << ShiftBits) | shift] == 0)
-            _shiftsPresent[kind] &= ~(1UL << shift);
+        int left = --_liveByClass[(kind << ShiftBits) | shift];
+        _shiftsPresent[kind] &= ~((ulong)(left == 0 ? 1u : 0u) << shift);
     }
 }
