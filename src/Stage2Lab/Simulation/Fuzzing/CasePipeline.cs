@@ -1,5 +1,3 @@
-using CsCheck;
-
 namespace Stage2Lab.Simulation.Fuzzing;
 
 /// <summary>
@@ -16,7 +14,6 @@ internal sealed class CasePipeline
     /// <summary>Cases per claim and hand-over: one lock per chunk of cases of ~0.1 ms each.</summary>
     private const int Chunk = 8;
 
-    private readonly Gen<CaseChoice> _gen;
     private readonly CaseTally _tally;
     private readonly long _end;
     private readonly (CaseChoice? Choice, Outcome Outcome)[] _slots;
@@ -31,9 +28,8 @@ internal sealed class CasePipeline
     private Exception? _failure;
     private int _waiting;
 
-    private CasePipeline(Gen<CaseChoice> gen, CaseTally tally, int jobs, long first, long end)
+    private CasePipeline(CaseTally tally, int jobs, long first, long end)
     {
-        _gen = gen;
         _tally = tally;
         _end = end;
         _nextClaim = first;
@@ -45,10 +41,10 @@ internal sealed class CasePipeline
 
     /// <summary>Runs cases <paramref name="first"/> up to <paramref name="end"/> (or until the tally ends) on
     /// <see cref="FuzzOptions.Jobs"/> threads, this one running with <paramref name="runner"/>.</summary>
-    public static void Run(Gen<CaseChoice> gen, CaseRunner runner, CaseTally tally, long first, long end)
+    public static void Run(CaseRunner runner, CaseTally tally, long first, long end)
     {
         FuzzOptions options = runner.Options;
-        var pipeline = new CasePipeline(gen, tally, options.Jobs, first, end);
+        var pipeline = new CasePipeline(tally, options.Jobs, first, end);
         var threads = new Thread[options.Jobs - 1];
         for (int t = 0; t < threads.Length; t++)
         {
@@ -90,7 +86,7 @@ internal sealed class CasePipeline
             try
             {
                 for (int i = 0; i < count; i++)
-                    done[i] = Fuzzer.Case(_gen, runner, first + i);
+                    done[i] = Fuzzer.Case(runner, first + i);
             }
             catch (Exception ex)
             {

@@ -91,7 +91,6 @@ public static class Fuzzer
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Jobs, 1);
         if (!options.Shard.IsWhole && (options.MaxCases <= 0 || options.MaxEvents > 0 || options.Seconds > 0))
             throw new CampaignException("a fuzz shard needs a campaign of a fixed number of cases (--cases N) and no --events or --seconds: only then is each part's share of the cases known in advance");
-        Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
         var (firstCase, endCase) = options.MaxCases > 0 ? options.Shard.Range(options.MaxCases) : (0, long.MaxValue);
         var tally = new CaseTally(options);
         var runner = new CaseRunner(options);
@@ -99,18 +98,19 @@ public static class Fuzzer
         {
             for (long index = firstCase; index < endCase && tally.Wants(); index++)
             {
-                var (choice, outcome) = Case(gen, runner, index);
+                var (choice, outcome) = Case(runner, index);
                 if (!tally.Add(index, choice, outcome))
                     break;
             }
         }
         else
         {
-            CasePipeline.Run(gen, runner, tally, firstCase, endCase);
+            CasePipeline.Run(runner, tally, firstCase, endCase);
         }
         if (tally.Violating is not { } found)
             return Report(options, firstCase, tally.Cases, tally.Events, tally.Elapsed, null);
         var shrinkClock = Stopwatch.StartNew();
+        Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
         // The case's size by CsCheck's order, where shrinking starts: the same generation again.
         Size size = CaseSize(gen, options, found.Index);
         (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, found.Choice, size, found.Outcome, runner);
@@ -124,9 +124,9 @@ public static class Fuzzer
         new(options.Policy, options.Seed, options.Layout, cases, events, elapsed, finding) { FirstCase = firstCase };
 
     /// <summary>Case <paramref name="index"/> of the campaign: its own generator state, so any thread may run it.</summary>
-    internal static (CaseChoice, Outcome) Case(Gen<CaseChoice> gen, CaseRunner runner, long index)
+    internal static (CaseChoice, Outcome) Case(CaseRunner runner, long index)
     {
-        CaseChoice choice = gen.Generate(CasePcg(runner.Options, index), null, out _);
+        CaseChoice choice = CaseChoice.Draw(CasePcg(runner.Options, index), runner.Options.EventsPerCase);
         return (choice, runner.Execute(choice));
     }
 
