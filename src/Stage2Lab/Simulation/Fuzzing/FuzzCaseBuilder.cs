@@ -56,6 +56,8 @@ public static class FuzzCaseBuilder
         s.Vm.Policies.Add(policy);
         s.Vm.Pkvm = flavor;
 
+        s.Mappings.Capacity = c.Vmas.Length;
+        s.Memslots.Capacity = c.Vmas.Length;
         for (int i = 0; i < c.Vmas.Length; i++)
         {
             VmaChoice v = c.Vmas[i];
@@ -177,6 +179,7 @@ public static class FuzzCaseBuilder
         if (c.Vmas.Length >= 2 && (c.Vmas[0].Flags / 128 % 4) == 1 && s.Mappings[1].Kind == VmaKind.PfnMap && s.Mappings[0].Kind == VmaKind.Anonymous)
             JoinFirstTwo(s, host, pud);
 
+        s.Timeline.Capacity = c.Events.Length;
         foreach (EventChoice e in c.Events)
             s.Timeline.Add(Event(e, s, layout, host, slotSpacing));
         for (int i = 0; i < s.Timeline.Count; i++)
