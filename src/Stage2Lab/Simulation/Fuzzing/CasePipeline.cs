@@ -61,6 +61,24 @@ internal sealed class CasePipeline
 
     private void Work(CaseRunner runner)
     {
+        try
+        {
+            RunChunks(runner);
+        }
+        catch (Exception ex)
+        {
+            // A case (or the progress report) failed: every thread stops, and the campaign rethrows it.
+            lock (_gate)
+            {
+                _failure ??= ex;
+                _ended = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    private void RunChunks(CaseRunner runner)
+    {
         var done = new (CaseChoice?, Outcome)[Chunk];
         long first = 0;
         int count = 0;
@@ -83,21 +101,8 @@ internal sealed class CasePipeline
                 count = (int)Math.Min(Chunk, _end - first);
                 _nextClaim += count;
             }
-            try
-            {
-                for (int i = 0; i < count; i++)
-                    done[i] = Fuzzer.Case(runner, first + i);
-            }
-            catch (Exception ex)
-            {
-                lock (_gate)
-                {
-                    _failure ??= ex;
-                    _ended = true;
-                    Monitor.PulseAll(_gate);
-                }
-                return;
-            }
+            for (int i = 0; i < count; i++)
+                done[i] = Fuzzer.Case(runner, first + i);
         }
     }
 
