@@ -90,6 +90,41 @@ public class FuzzerTests
         Assert.Equal(a.Finding is null ? "" : ScenarioWriter.Write(a.Finding.Reproducer), b.Finding is null ? "" : ScenarioWriter.Write(b.Finding.Reproducer));
     }
 
+    [Theory]
+    [InlineData("bug-no-vma-bound", 20_000L, 0L)] // a violation at case 365: the count stops there on every thread
+    [InlineData("v6.18", 9_000L, 0L)] // an event budget: spent in the middle of some thread's chunk
+    [InlineData("v6.18", 0L, 333L)] // a case budget that no chunk size divides
+    public void Any_number_of_jobs_counts_what_one_job_counts(string policy, long events, long cases)
+    {
+        var progress = new List<long>[5];
+        FuzzReport Run(int jobs)
+        {
+            var seen = progress[jobs] = new List<long>();
+            return Fuzzer.Run(new FuzzOptions
+            {
+                Policy = policy,
+                Layout = FuzzLayout.Ordinary,
+                MaxEvents = events,
+                MaxCases = cases,
+                Jobs = jobs,
+                ShrinkExecutions = 300,
+                Progress = (done, _) => seen.Add(done),
+            });
+        }
+        FuzzReport one = Run(1);
+        foreach (int jobs in new[] { 2, 3, 4 })
+        {
+            FuzzReport many = Run(jobs);
+            Assert.Equal(one.Cases, many.Cases);
+            Assert.Equal(one.Events, many.Events);
+            Assert.Equal(one.Finding?.CaseIndex, many.Finding?.CaseIndex);
+            Assert.Equal(one.Finding?.EventsToFind, many.Finding?.EventsToFind);
+            Assert.Equal(one.Finding is null ? "" : ScenarioWriter.Write(one.Finding.Reproducer), many.Finding is null ? "" : ScenarioWriter.Write(many.Finding.Reproducer));
+            // Progress is reported at the same counts, in order, whichever thread counted.
+            Assert.Equal(progress[1], progress[jobs]);
+        }
+    }
+
     [Fact]
     public void The_shrunk_reproducer_is_a_scenario_check_reproduces()
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Stage2Lab.Arch;
 using Stage2Lab.Host;
 using Stage2Lab.Kvm;
@@ -26,6 +27,12 @@ public static class FuzzCaseBuilder
     private const ulong DeviceBase = 0x40_0000_0000;
     private const ulong DeviceSize = 256UL << 30;
 
+    /// <summary>Events per case whose names are kept (a case has 48 at most by default).</summary>
+    private const int CachedEventNames = 64;
+
+    private static readonly string[] VmaNames = ["m0", "m1", "m2", "m3"];
+    private static readonly ConcurrentDictionary<string, string[]> EventNames = new();
+
     public static Scenario Build(CaseChoice c, FuzzLayout layout, string policy, VmFlavor flavor = VmFlavor.Kvm)
     {
         Granule granule = c.Granule switch { <= 6 => Granule.Size4K, <= 8 => Granule.Size16K, _ => Granule.Size64K };
@@ -49,6 +56,8 @@ public static class FuzzCaseBuilder
         s.Vm.Policies.Add(policy);
         s.Vm.Pkvm = flavor;
 
+        s.Mappings.Capacity = c.Vmas.Length;
+        s.Memslots.Capacity = c.Vmas.Length;
         for (int i = 0; i < c.Vmas.Length; i++)
         {
             VmaChoice v = c.Vmas[i];
@@ -57,7 +66,7 @@ public static class FuzzCaseBuilder
             ulong hvaBase = HvaBase + (ulong)i * HvaSpacing;
             ulong ramPa = RamBase + (ulong)i * (8UL << 30);
             ulong devPa = DeviceBase + (ulong)i * (32UL << 30);
-            var spec = new VmaSpec { Name = $"m{i}" };
+            var spec = new VmaSpec { Name = i < VmaNames.Length ? VmaNames[i] : $"m{i}" };
             ulong block = kind == 2 ? HugetlbSize(host, v.Extra) : pmd;
             ulong size = block * (1 + v.Size % 4);
             if (size > (4UL << 30))
@@ -170,11 +179,23 @@ public static class FuzzCaseBuilder
         if (c.Vmas.Length >= 2 && (c.Vmas[0].Flags / 128 % 4) == 1 && s.Mappings[1].Kind == VmaKind.PfnMap && s.Mappings[0].Kind == VmaKind.Anonymous)
             JoinFirstTwo(s, host, pud);
 
+        s.Timeline.Capacity = c.Events.Length;
         foreach (EventChoice e in c.Events)
             s.Timeline.Add(Event(e, s, layout, host, slotSpacing));
         for (int i = 0; i < s.Timeline.Count; i++)
-            s.Timeline[i].Name = $"{i + 1}:{s.Timeline[i].Kind}";
+            s.Timeline[i].Name = EventName(i + 1, s.Timeline[i].Kind);
         return s;
+    }
+
+    /// <summary>"N:kind", the name of a case's N-th event: made once per number and kind (a campaign names
+    /// millions of events with a few hundred names).</summary>
+    internal static string EventName(int number, string kind)
+    {
+        if (number > CachedEventNames)
+            return $"{number}:{kind}";
+        // Shared by the campaign's threads: filled once per kind, then only read.
+        string[] names = EventNames.GetOrAdd(kind, static k => [.. Enumerable.Range(1, CachedEventNames).Select(n => $"{n}:{k}")]);
+        return names[number - 1];
     }
 
     private static void JoinFirstTwo(Scenario s, HostPageTableConfig host, ulong pud)

@@ -91,177 +91,53 @@ public static class Fuzzer
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Jobs, 1);
         if (!options.Shard.IsWhole && (options.MaxCases <= 0 || options.MaxEvents > 0 || options.Seconds > 0))
             throw new CampaignException("a fuzz shard needs a campaign of a fixed number of cases (--cases N) and no --events or --seconds: only then is each part's share of the cases known in advance");
-        Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
         var (firstCase, endCase) = options.MaxCases > 0 ? options.Shard.Range(options.MaxCases) : (0, long.MaxValue);
-        var clock = Stopwatch.StartNew();
-        long events = 0, cases = 0;
-        long nextProgress = 0;
-        // Cases are run ahead on every job and then taken in index order exactly as one thread takes them: the
-        // budgets are checked before each case, and the first violation ends the campaign, so what was run
-        // beyond it is dropped unseen.
-        using var ahead = options.Jobs > 1 ? new CasePipeline(gen, options, firstCase, endCase) : null;
+        var tally = new CaseTally(options);
         var runner = new CaseRunner(options);
-        for (long index = firstCase; index < endCase; index++)
+        if (options.Jobs == 1)
         {
-            if (Stopped(options, events, clock))
-                break;
-            var (choice, size, outcome) = ahead is null ? Case(gen, runner, index) : ahead.Take(index);
-            events += outcome.Events;
-            cases++;
-            if (outcome.Violation is not null)
+            for (long index = firstCase; index < endCase && tally.Wants(); index++)
             {
-                ahead?.Dispose();
-                TimeSpan found = clock.Elapsed;
-                var shrinkClock = Stopwatch.StartNew();
-                (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, choice, size, outcome, runner);
-                Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
-                var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, index, events, found,
-                    choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
-                return Report(options, firstCase, cases, events, found, finding);
-            }
-            if (options.Progress is not null && events >= nextProgress)
-            {
-                options.Progress(events, options.MaxEvents);
-                nextProgress = events + 20_000;
+                var (choice, outcome) = Case(runner, index);
+                if (!tally.Add(index, choice, outcome))
+                    break;
             }
         }
-        return Report(options, firstCase, cases, events, clock.Elapsed, null);
-    }
-
-    /// <summary>
-    /// Runs cases ahead of the campaign on <see cref="FuzzOptions.Jobs"/> threads, each claiming the next index,
-    /// at most a window ahead of the case the campaign takes (so a violation wastes little). Taking case i waits
-    /// for its outcome; nothing else is shared between the threads.
-    /// </summary>
-    private sealed class CasePipeline : IDisposable
-    {
-        private const int Chunk = 8;
-
-        private readonly Gen<CaseChoice> _gen;
-        private readonly FuzzOptions _options;
-        private readonly long _end;
-        private readonly (CaseChoice, Size, Outcome)[] _slots;
-        private readonly long[] _ready;
-        private readonly Thread[] _threads;
-        private readonly object _gate = new();
-        private long _nextClaim;
-        private long _taken;
-        private bool _stop;
-        private Exception? _failure;
-
-        public CasePipeline(Gen<CaseChoice> gen, FuzzOptions options, long first, long end)
+        else
         {
-            _gen = gen;
-            _options = options;
-            _end = end;
-            _nextClaim = first;
-            _taken = first;
-            _slots = new (CaseChoice, Size, Outcome)[options.Jobs * Chunk * 8];
-            _ready = new long[_slots.Length];
-            Array.Fill(_ready, -1);
-            _threads = new Thread[options.Jobs];
-            for (int t = 0; t < _threads.Length; t++)
-            {
-                _threads[t] = new Thread(Work) { IsBackground = true, Name = $"fuzz case runner {t + 1}" };
-                _threads[t].Start();
-            }
+            CasePipeline.Run(runner, tally, firstCase, endCase);
         }
-
-        public (CaseChoice, Size, Outcome) Take(long index)
-        {
-            int slot = (int)(index % _slots.Length);
-            lock (_gate)
-            {
-                while (_ready[slot] != index)
-                {
-                    if (_failure is not null)
-                        throw new InvalidOperationException("a fuzz case failed on a worker thread", _failure);
-                    Monitor.Wait(_gate);
-                }
-                var taken = _slots[slot];
-                _slots[slot] = default;
-                _taken = index + 1;
-                // Workers wait for a chunk's worth of free slots: wake them once per chunk taken.
-                if (_taken % Chunk == 0)
-                    Monitor.PulseAll(_gate);
-                return taken;
-            }
-        }
-
-        private void Work()
-        {
-            // A few cases per claim and per hand-over: one lock and one wake-up for several cases of ~0.1 ms.
-            var done = new (CaseChoice, Size, Outcome)[Chunk];
-            var runner = new CaseRunner(_options);
-            while (true)
-            {
-                long first, count;
-                lock (_gate)
-                {
-                    // Not more than a window ahead of the campaign: the slots must be free again.
-                    while (!_stop && _nextClaim < _end && _nextClaim + Chunk - _taken > _slots.Length)
-                        Monitor.Wait(_gate);
-                    if (_stop || _nextClaim >= _end)
-                        return;
-                    first = _nextClaim;
-                    count = Math.Min(Chunk, _end - first);
-                    _nextClaim += count;
-                }
-                try
-                {
-                    for (int i = 0; i < count; i++)
-                        done[i] = Case(_gen, runner, first + i);
-                    lock (_gate)
-                    {
-                        for (int i = 0; i < count; i++)
-                        {
-                            int slot = (int)((first + i) % _slots.Length);
-                            _slots[slot] = done[i];
-                            _ready[slot] = first + i;
-                            done[i] = default;
-                        }
-                        Monitor.PulseAll(_gate);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    lock (_gate)
-                    {
-                        _failure ??= ex;
-                        _stop = true;
-                        Monitor.PulseAll(_gate);
-                    }
-                    return;
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            lock (_gate)
-            {
-                _stop = true;
-                Monitor.PulseAll(_gate);
-            }
-            foreach (Thread t in _threads)
-                t.Join();
-        }
+        if (tally.Violating is not { } found)
+            return Report(options, firstCase, tally.Cases, tally.Events, tally.Elapsed, null);
+        var shrinkClock = Stopwatch.StartNew();
+        Gen<CaseChoice> gen = CaseChoice.Generator(options.EventsPerCase);
+        // The case's size by CsCheck's order, where shrinking starts: the same generation again.
+        Size size = CaseSize(gen, options, found.Index);
+        (CaseChoice smallest, Outcome smallestOutcome) = Shrink(gen, found.Choice, size, found.Outcome, runner);
+        Scenario reproducer = Reproducer(smallest, smallestOutcome, options);
+        var finding = new FuzzFinding(smallestOutcome.Violation!, reproducer, found.Index, tally.Events, found.FoundAt,
+            found.Choice.Events.Length, reproducer.Timeline.Count, shrinkClock.Elapsed);
+        return Report(options, firstCase, tally.Cases, tally.Events, found.FoundAt, finding);
     }
 
     private static FuzzReport Report(FuzzOptions options, long firstCase, long cases, long events, TimeSpan elapsed, FuzzFinding? finding) =>
         new(options.Policy, options.Seed, options.Layout, cases, events, elapsed, finding) { FirstCase = firstCase };
 
-    private static bool Stopped(FuzzOptions options, long events, Stopwatch clock) =>
-        (options.MaxEvents > 0 && events >= options.MaxEvents) || (options.Seconds > 0 && clock.Elapsed.TotalSeconds >= options.Seconds);
-
     /// <summary>Case <paramref name="index"/> of the campaign: its own generator state, so any thread may run it.</summary>
-    private static (CaseChoice, Size, Outcome) Case(Gen<CaseChoice> gen, CaseRunner runner, long index)
+    internal static (CaseChoice, Outcome) Case(CaseRunner runner, long index)
     {
-        FuzzOptions options = runner.Options;
-        var pcg = new PCG((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index);
-        CaseChoice choice = gen.Generate(pcg, null, out Size size);
-        return (choice, size, runner.Execute(choice));
+        CaseChoice choice = CaseChoice.Draw(CasePcg(runner.Options, index), runner.Options.EventsPerCase);
+        return (choice, runner.Execute(choice));
     }
+
+    private static Size CaseSize(Gen<CaseChoice> gen, FuzzOptions options, long index)
+    {
+        gen.Generate(CasePcg(options, index), null, out Size size);
+        return size;
+    }
+
+    private static PCG CasePcg(FuzzOptions options, long index) =>
+        new((uint)(options.Seed & 0x7fffffff) | 1, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)index);
 
     private static bool SameFailure(in Outcome o, InvariantViolation original) =>
         o.Violation is not null && o.Violation.Kind == original.Kind;
