@@ -62,14 +62,7 @@ public class WorkloadPlaybackTests
         public void OnPhaseEnd(KvmVm vm, in PhaseInfo phase)
         {
             Text.Append($"phase {phase.EventNumber}:");
-            object counters = vm.Counters;
-            foreach (System.Reflection.FieldInfo f in typeof(VmCounters).GetFields())
-                Text.Append(' ').Append(f.GetValue(counters));
-            Text.Append('\n');
-            Stage2Counters c = vm.Stage2.Counters;
-            for (int i = 0; i < Stage2Counters.Count; i++)
-                Text.Append(c[(Stage2Counter)i]).Append(' ');
-            Text.Append('\n');
+            Text.AppendCounters(vm);
         }
 
         public void OnFinish(KvmVm vm, int lastEventNumber)
