@@ -54,13 +54,19 @@ public sealed partial class KvmVm
         HypVmCreated |= Config.ProtectedKvmEnabled;
         // A hit on a leaf hit before, with the table unchanged since: the walk would find it again, with its AF
         // already set, and change nothing. Explained accesses go the full way (they record the walk).
-        if (explain is null && _hitMemo is { } memo && memo.Hits(ipa, access))
-        {
-            LastDecision = null;
-            _counters.CountHit();
+        if (explain is null && RememberedHit(ipa, access))
             return FaultResult.Hit();
-        }
         return Walked(ipa, access, explain);
+    }
+
+    /// <summary>A hit the memo remembers, counted (the walk would change nothing); false: the access must walk.</summary>
+    private bool RememberedHit(ulong ipa, AccessKind access)
+    {
+        if (_hitMemo is not { } memo || !memo.Hits(ipa, access))
+            return false;
+        LastDecision = null;
+        _counters.CountHit();
+        return true;
     }
 
     /// <summary>
@@ -70,13 +76,8 @@ public sealed partial class KvmVm
     public void AccessCounted(ulong ipa, AccessKind access)
     {
         HypVmCreated |= Config.ProtectedKvmEnabled;
-        if (_hitMemo is { } memo && memo.Hits(ipa, access))
-        {
-            LastDecision = null;
-            _counters.CountHit();
-            return;
-        }
-        _ = Walked(ipa, access, null);
+        if (!RememberedHit(ipa, access))
+            _ = Walked(ipa, access, null);
     }
 
     /// <summary>The access past the memo: the hardware walk, and the fault path if it faults.</summary>
