@@ -88,19 +88,24 @@ public sealed class HostAddressSpace
         return hva < vma.End ? vma : null;
     }
 
-    /// <summary>The VMAs intersecting [start, end), in address order (find_vma_intersection, repeated).</summary>
-    public IEnumerable<Vma> Intersecting(ulong start, ulong end)
+    /// <summary>
+    /// The VMAs intersecting [start, end), in address order (find_vma_intersection, repeated): a view of the
+    /// sorted VMAs, valid until they change (copy it first to change them while walking it). VMAs never overlap,
+    /// so the ones intersecting a range are consecutive. Allocates nothing: memslot checks call it per slot.
+    /// </summary>
+    public ReadOnlySpan<Vma> Intersecting(ulong start, ulong end)
     {
         if (_stale)
             Reindex();
-        int i = Array.BinarySearch(_starts, start);
-        if (i < 0)
-            i = Math.Max(0, ~i - 1);
-        for (; i < _vmas.Count && _vmas[i].Start < end; i++)
-        {
-            if (_vmas[i].End > start)
-                yield return _vmas[i];
-        }
+        int first = Array.BinarySearch(_starts, start);
+        if (first < 0)
+            first = Math.Max(0, ~first - 1);
+        if (first < _vmas.Count && _vmas[first].End <= start)
+            first++;
+        int last = first;
+        while (last < _vmas.Count && _vmas[last].Start < end)
+            last++;
+        return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_vmas)[first..last];
     }
 
     /// <summary>
@@ -188,7 +193,7 @@ public sealed class HostAddressSpace
         if (!check.Succeeded)
             return check;
         ulong end = (hva + sizeBytes + Config.PageSize - 1) & ~(Config.PageSize - 1);
-        List<Vma> touched = Intersecting(hva, end).ToList();
+        Vma[] touched = Intersecting(hva, end).ToArray();
         foreach (Vma vma in touched)
         {
             _vmas.Remove(vma);
