@@ -45,8 +45,10 @@ public sealed class PhysicalMemory
         }
         _ram.Add(new PhysicalRange(name, basePa, sizeBytes));
         _ram.Sort((a, b) => a.Base.CompareTo(b.Base));
-        _ramStarts = _ram.Select(r => r.Base).ToArray();
-        _ramEnds = _ram.Select(r => r.End).ToArray();
+        _ramStarts = new ulong[_ram.Count];
+        _ramEnds = new ulong[_ram.Count];
+        for (int i = 0; i < _ram.Count; i++)
+            (_ramStarts[i], _ramEnds[i]) = (_ram[i].Base, _ram[i].End);
         return HostResult.Ok;
     }
 

@@ -32,7 +32,7 @@ public sealed partial class KvmVm
     /// <summary>kvm_mmu_notifier_invalidate_range_start → kvm_unmap_gfn_range for every overlapping slot.</summary>
     private void InvalidateHvaRange(ulong hva, ulong end)
     {
-        foreach (Memslot slot in Memslots.OverlappingHva(hva, end).ToList())
+        foreach (Memslot slot in Memslots.OverlappingHva(hva, end))
         {
             // __kvm_handle_hva_range: clip to the slot, convert to gfns (end rounded up to a page).
             ulong start = Math.Max(hva, slot.UserspaceAddr);
@@ -55,7 +55,7 @@ public sealed partial class KvmVm
             return false;
         bool young = false;
         ulong end = (hva + sizeBytes + PageSize - 1) & Granule.PageMask;
-        foreach (Memslot slot in Memslots.OverlappingHva(hva, end).ToList())
+        foreach (Memslot slot in Memslots.OverlappingHva(hva, end))
         {
             ulong start = Math.Max(hva, slot.UserspaceAddr);
             ulong stop = Math.Min(end, slot.HvaEnd);

@@ -14,7 +14,8 @@ public sealed partial class KvmVm
     private VmCounters _counters;
 
     /// <param name="tablePages">Where the stage-2 table pages come from and, at <see cref="ReturnTablePages"/>, go back to; null: fresh ones.</param>
-    public KvmVm(VmConfig config, HostAddressSpace host, FaultPolicy policy, TablePageCache? tablePages = null)
+    /// <param name="hitMemo">Whether hits are served from a memo (<see cref="HitMemoEnabled"/>); it changes no result.</param>
+    public KvmVm(VmConfig config, HostAddressSpace host, FaultPolicy policy, TablePageCache? tablePages = null, bool hitMemo = true)
     {
         if (host.Config.Granule != config.Granule)
             throw new ArgumentException($"the VM granule ({config.Granule}) must be the host PAGE_SIZE ({host.Config.Granule})", nameof(config));
@@ -34,7 +35,7 @@ public sealed partial class KvmVm
                 0, config.Flavor, isNested: true, pageCache: tablePages);
         }
         Memslots = new MemslotTable(config.MaxSlots);
-        HitMemoEnabled = true;
+        HitMemoEnabled = hitMemo;
     }
 
     public VmConfig Config { get; }

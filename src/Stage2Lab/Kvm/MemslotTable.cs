@@ -74,15 +74,36 @@ public sealed class MemslotTable
         return null;
     }
 
-    /// <summary>Slots whose HVA range intersects [hva, end) (the MMU notifier's walk).</summary>
-    public IEnumerable<Memslot> OverlappingHva(ulong hva, ulong end)
+    /// <summary>Slots whose HVA range intersects [hva, end) (the MMU notifier's walk), in IPA order, as they are
+    /// now: a walk that changes the slots meanwhile still sees these. Allocates nothing.</summary>
+    public HvaOverlaps OverlappingHva(ulong hva, ulong end)
     {
         Refresh();
-        Memslot[] slots = _sorted; // Refresh replaces the arrays, never changes them: safe to walk while slots change
-        foreach (Memslot slot in slots)
+        // Refresh replaces the arrays, never changes them: safe to walk while slots change.
+        return new HvaOverlaps(_sorted, hva, end);
+    }
+
+    /// <summary>The slots of <see cref="OverlappingHva"/>: a foreach walks them without allocating.</summary>
+    public readonly struct HvaOverlaps(Memslot[] slots, ulong hva, ulong end)
+    {
+        public Enumerator GetEnumerator() => new(slots, hva, end);
+
+        public struct Enumerator(Memslot[] slots, ulong hva, ulong end)
         {
-            if (slot.UserspaceAddr < end && hva < slot.HvaEnd)
-                yield return slot;
+            private int _index = -1;
+
+            public readonly Memslot Current => slots[_index];
+
+            public bool MoveNext()
+            {
+                while (++_index < slots.Length)
+                {
+                    Memslot slot = slots[_index];
+                    if (slot.UserspaceAddr < end && hva < slot.HvaEnd)
+                        return true;
+                }
+                return false;
+            }
         }
     }
 

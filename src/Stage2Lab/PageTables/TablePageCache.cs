@@ -27,6 +27,10 @@ public sealed class TablePageCache
     private readonly Dictionary<int, Stack<TableSlab>> _slabs = new();
     private long _slabBytes;
 
+    // The bookkeeping arrays of finished small tables (pages, refcounts, levels, free ids), at most a few.
+    private readonly Stack<(TablePagePool.PageRef[], int[], sbyte[], int[])> _bookkeeping = new();
+    private const int MaxBookkeeping = 4;
+
     /// <summary>Pages held for reuse now (all granules).</summary>
     public int Count => _free[0].Count + _free[1].Count + _free[2].Count;
 
@@ -45,6 +49,18 @@ public sealed class TablePageCache
         Stack<ulong[]> free = _free[Slot(granule)];
         if (free.Count < MaxPagesPerGranule)
             free.Push(page);
+    }
+
+    /// <summary>A finished table's bookkeeping arrays, of <see cref="TablePagePool.InitialPages"/> entries each,
+    /// or null when none is kept. Zeroed, as fresh ones.</summary>
+    internal (TablePagePool.PageRef[], int[], sbyte[], int[])? TakeBookkeeping() =>
+        _bookkeeping.TryPop(out var arrays) ? arrays : null;
+
+    /// <summary>Keeps a finished table's bookkeeping arrays for the next table.</summary>
+    internal void GiveBookkeeping((TablePagePool.PageRef[], int[], sbyte[], int[]) arrays)
+    {
+        if (_bookkeeping.Count < MaxBookkeeping)
+            _bookkeeping.Push(arrays);
     }
 
     /// <summary>Slab memory held for reuse now.</summary>

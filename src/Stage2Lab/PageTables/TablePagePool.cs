@@ -27,10 +27,13 @@ internal sealed class TablePagePool
     private readonly Granule _granule;
     private readonly int _entries;
     private readonly TablePageCache? _cache;
-    private PageRef[] _pages = new PageRef[64];
-    private int[] _counts = new int[64];
-    private sbyte[] _levels = new sbyte[64];
-    private int[] _freeIds = new int[64];
+    /// <summary>Pages the bookkeeping arrays start with (they double as the table grows).</summary>
+    internal const int InitialPages = 64;
+
+    private PageRef[] _pages;
+    private int[] _counts;
+    private sbyte[] _levels;
+    private int[] _freeIds;
     private int _freeTop;
     private int _highWater;
     private readonly int _maxSlabPages;
@@ -49,6 +52,9 @@ internal sealed class TablePagePool
         _cache = cache;
         _entries = granule.EntriesPerTable;
         _maxSlabPages = MaxSlabBytes >> granule.PageShift;
+        // A small table's bookkeeping (about 1.7 KiB) is handed on like its pages: a fuzz worker makes a table per case.
+        (_pages, _counts, _levels, _freeIds) = cache?.TakeBookkeeping()
+            ?? (new PageRef[InitialPages], new int[InitialPages], new sbyte[InitialPages], new int[InitialPages]);
     }
 
     public int LivePages { get; private set; }
@@ -151,6 +157,16 @@ internal sealed class TablePagePool
                 _cache.Give(_granule, _pages[id].Array);
             foreach (TableSlab slab in _slabs)
                 _cache.GiveSlab(slab);
+            // Only the first size is kept: the next table starts as small as a fresh one would.
+            if (_pages.Length == InitialPages && _freeIds.Length == InitialPages)
+            {
+                // As a fresh table's: nothing a later table reads depends on what this one left.
+                Array.Clear(_pages);
+                Array.Clear(_counts);
+                Array.Clear(_levels);
+                Array.Clear(_freeIds);
+                _cache.GiveBookkeeping((_pages, _counts, _levels, _freeIds));
+            }
         }
         _slabs.Clear();
         _slab = null;
@@ -170,5 +186,5 @@ internal sealed class TablePagePool
     }
 
     /// <summary>Where a page's entries are: <see cref="Array"/>[Offset .. Offset + entries).</summary>
-    private readonly record struct PageRef(ulong[] Array, int Offset);
+    internal readonly record struct PageRef(ulong[] Array, int Offset);
 }

@@ -55,7 +55,8 @@ internal static class MemslotChecks
 
         int ret = 0;
         ulong hva = slot.UserspaceAddr, regEnd = slot.HvaEnd;
-        foreach (Vma vma in ctx.Host.Intersecting(hva, regEnd).ToList())
+        // Mapping at creation changes the stage 2 only, never the VMAs walked.
+        foreach (Vma vma in ctx.Host.Intersecting(hva, regEnd))
         {
             ulong vmStart = Math.Max(hva, vma.Start);
             ulong vmEnd = Math.Min(regEnd, vma.End);

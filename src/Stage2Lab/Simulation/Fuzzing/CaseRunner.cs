@@ -27,11 +27,10 @@ internal sealed class CaseRunner(FuzzOptions options)
         InvariantKind? only = Options.OnlyKind;
         var control = new PlaybackControl();
         var checker = new InvariantRunChecker(maxViolations: 1, stopOnViolation: control, checker: _checker) { Filter = only is null ? null : v => v.Kind == only };
-        var player = new TimelinePlayer(s, Options.Policy, new PlayerOptions { Control = control, TablePages = _tablePages });
         // The hit memo pays for itself over the long workloads of a run; a case's few dozen accesses never fill
         // it, yet it would allocate 16 KiB per leaf level per case (most of what a case allocated), so that the
         // workers stop each other for collections. It changes no result (KvmVm.HitMemoEnabled): off, every access walks.
-        player.Vm.HitMemoEnabled = false;
+        var player = new TimelinePlayer(s, Options.Policy, new PlayerOptions { Control = control, TablePages = _tablePages, HitMemo = false });
         player.Play([checker]);
         // The outcome keeps nothing of the VM (a violation is values and text).
         player.Vm.ReturnTablePages();

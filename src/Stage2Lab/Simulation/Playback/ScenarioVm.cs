@@ -12,7 +12,8 @@ public static class ScenarioVm
 {
     /// <param name="policyName">A policy, or a policy with a flavor (v7.4+pkvm), which overrides the scenario's vm.pkvm.</param>
     /// <param name="tablePages">Where the VM's table pages come from (see <see cref="KvmVm.ReturnTablePages"/>); null: fresh ones.</param>
-    public static KvmVm Create(Scenario s, string policyName, TablePageCache? tablePages = null)
+    /// <param name="hitMemo">Whether the VM serves hits from its hit memo (<see cref="PlayerOptions.HitMemo"/>).</param>
+    public static KvmVm Create(Scenario s, string policyName, TablePageCache? tablePages = null, bool hitMemo = true)
     {
         HostAddressSpace host = HostBuilder.Build(s);
         PolicyTarget target = PolicyRegistry.FindTarget(policyName) ?? throw new ArgumentException($"unknown policy '{policyName}'", nameof(policyName));
@@ -28,6 +29,6 @@ public static class ScenarioVm
             Flavor = target.Flavor ?? s.Vm.Pkvm,
             NestedStage2 = s.Nested is { } nested ? new GuestStage2(nested.L1Stage2, s.Host.PageSize.PageSize) : null,
         };
-        return new KvmVm(config, host, policy, tablePages);
+        return new KvmVm(config, host, policy, tablePages, hitMemo);
     }
 }

@@ -28,6 +28,13 @@ public sealed class PlayerOptions
     /// (<see cref="KvmVm.ReturnTablePages"/>); null: fresh ones.</summary>
     public TablePageCache? TablePages { get; init; }
 
+    /// <summary>
+    /// Whether the VM serves hits from a memo of recent hits (on by default). It changes no result; it pays for
+    /// itself over long workloads, while a scenario of a few dozen accesses (a fuzz case) never fills it and
+    /// would only allocate its 16 KiB per leaf level.
+    /// </summary>
+    public bool HitMemo { get; init; } = true;
+
     /// <summary>Where random and Zipf workloads' accesses come from when other runs play the same workloads
     /// (compare, sweep, advise): generated once and replayed; null: each run draws its own.</summary>
     public AccessStreamCache? AccessStreams { get; init; }
@@ -59,7 +66,7 @@ public sealed class TimelinePlayer
     {
         _s = scenario;
         _options = options ?? new PlayerOptions();
-        Vm = ScenarioVm.Create(scenario, policy, _options.TablePages);
+        Vm = ScenarioVm.Create(scenario, policy, _options.TablePages, _options.HitMemo);
         Vm.ExplainEveryFault = _options.ExplainFaults;
         Vm.RecordFaultEvents = _options.RecordFaultEvents;
     }
