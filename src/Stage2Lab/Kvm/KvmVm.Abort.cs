@@ -80,6 +80,39 @@ public sealed partial class KvmVm
             _ = Walked(ipa, access, null);
     }
 
+    /// <summary>
+    /// <see cref="AccessCounted"/> for each access of a stream, in order, with the same counts and state: a run of
+    /// hits the memo remembers is counted in one step (<see cref="Stage2HitMemo.CountHits"/>), and while the memo
+    /// cannot answer (spread accesses) the stage-2 entry of the access <paramref name="prefetchAhead"/> on is
+    /// fetched ahead (<see cref="PrefetchAccess"/>), so that the walks' cache misses overlap.
+    /// </summary>
+    public void AccessCountedAll(ReadOnlySpan<ulong> ipas, ReadOnlySpan<AccessKind> kinds, int prefetchAhead)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(kinds.Length, ipas.Length);
+        HypVmCreated |= Config.ProtectedKvmEnabled;
+        int i = 0;
+        while (i < ipas.Length)
+        {
+            if (_hitMemo is { } memo)
+            {
+                int hits = memo.CountHits(ipas[i..], kinds[i..]);
+                if (hits > 0)
+                {
+                    LastDecision = null;
+                    _counters.CountHits(hits);
+                    i += hits;
+                    if (i == ipas.Length)
+                        return;
+                }
+            }
+            if (i + prefetchAhead < ipas.Length)
+                PrefetchAccess(ipas[i + prefetchAhead], Granule.LastLevel);
+            // Access i was probed and missed: it walks.
+            _ = Walked(ipas[i], kinds[i], null);
+            i++;
+        }
+    }
+
     /// <summary>The access past the memo: the hardware walk, and the fault path if it faults.</summary>
     private FaultResult Walked(ulong ipa, AccessKind access, DecisionRecord? explain)
     {

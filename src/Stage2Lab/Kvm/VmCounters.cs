@@ -25,6 +25,13 @@ public struct VmCounters
         Hits++;
     }
 
+    /// <summary><see cref="CountHit"/> <paramref name="hits"/> times.</summary>
+    public void CountHits(int hits)
+    {
+        Accesses += hits;
+        Hits += hits;
+    }
+
     public void Count(in FaultResult result)
     {
         Accesses++;

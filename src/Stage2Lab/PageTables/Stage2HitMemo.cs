@@ -98,6 +98,76 @@ internal sealed class Stage2HitMemo
         return hit;
     }
 
+    /// <summary>
+    /// <see cref="Hits"/> for accesses one after another, as many as hit: returns n, the accesses [0, n) are hits
+    /// and, when n is short of the length, access n has been probed (exactly as <see cref="Hits"/> would) and
+    /// must walk. The state ends as after n + 1 calls of <see cref="Hits"/> (n when all hit), but the run of hits
+    /// is checked in one loop with the memo's state in registers: a workload's hits (millions per run on a Zipf
+    /// working set) cost a load and a compare each.
+    /// </summary>
+    public int CountHits(ReadOnlySpan<ulong> ipas, ReadOnlySpan<AccessKind> kinds)
+    {
+        if (ipas.Length == 0)
+            return 0;
+        if (_resting > 0)
+        {
+            _resting--;
+            return 0;
+        }
+        if (_table.Generation != _generation)
+        {
+            NextEpoch();
+            return 0;
+        }
+        ulong[]? entries = _lastEntries;
+        if (entries is null)
+            return 0;
+        int shift = _lastShift;
+        ulong epoch = _epoch;
+        ulong limit = _ipaLimit;
+        int windowHits = _windowHits;
+        int windowProbes = _windowProbes;
+        kinds = kinds[..ipas.Length];
+        int n = 0;
+        bool rest = false;
+        bool hit = false;
+        while (n < ipas.Length)
+        {
+            ulong ipa = ipas[n];
+            if (ipa >= limit)
+                break;
+            ulong block = ipa >> shift;
+            ulong entry = entries[(int)(block & (EntriesPerLevel - 1))];
+            hit = ((entry ^ ((block << BlockShift) | epoch)) & ~AllowedMask) == 0
+                && (entry & (1UL << (AllowedShift + (int)kinds[n]))) != 0;
+            if (hit)
+            {
+                windowHits++;
+                n++;
+            }
+            if (++windowProbes == WindowProbes)
+            {
+                rest = windowHits < WindowProbes / 2;
+                windowHits = 0;
+                windowProbes = 0;
+                if (rest)
+                    break;
+            }
+            if (!hit)
+                break;
+        }
+        _windowHits = windowHits;
+        _windowProbes = windowProbes;
+        if (rest)
+        {
+            _resting = RestAccesses;
+            // A window that ended on a hit: the next access is let through unprobed, as Hits would.
+            if (hit && n < ipas.Length)
+                _resting--;
+        }
+        return n;
+    }
+
     private void EndWindow()
     {
         if (_windowHits < WindowProbes / 2)

@@ -193,17 +193,17 @@ public sealed class TimelinePlayer
             // Knowing the accesses ahead, the player lets the host fetch the last-level entry of the access
             // PrefetchAhead on while this one is played: their cache misses overlap instead of following one
             // another. (Fetching the entry above it for an access twice as far gained nothing measurable.)
+            if (counted)
+            {
+                Vm.AccessCountedAll(ipas, kinds, PrefetchAhead);
+                _accessIndex += ipas.Length;
+                return;
+            }
             int prefetchEnd = w.L2Guest ? 0 : ipas.Length - PrefetchAhead;
             for (int i = 0; i < ipas.Length; i++)
             {
                 if (i < prefetchEnd)
                     Vm.PrefetchAccess(ipas[i + PrefetchAhead], Granule.LastLevel);
-                if (counted)
-                {
-                    _accessIndex++;
-                    Vm.AccessCounted(ipas[i], kinds[i]);
-                    continue;
-                }
                 PlayAccess(ipas[i], kinds[i], eventNumber, w.L2Guest);
                 if (Stopped)
                     return;
