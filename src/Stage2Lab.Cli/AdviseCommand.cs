@@ -65,7 +65,7 @@ internal static class AdviseCommand
                 AdviceTables.Render(result),
                 "",
                 "",
-                () => AdviceJson.Render(result),
+                CommandOutput.JsonText(() => AdviceJson.Render(result)),
                 null);
             return output.Emit(parse, shown, stdout, stderr);
         }));

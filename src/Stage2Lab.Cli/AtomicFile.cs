@@ -13,7 +13,10 @@ internal static class AtomicFile
 {
     public static void Write(string path, string content) => Write(path, new UTF8Encoding(false).GetBytes(content));
 
-    public static void Write(string path, byte[] bytes)
+    public static void Write(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
+    /// <summary>Writes what <paramref name="write"/> puts in a stream, the same way (temporary file, then rename).</summary>
+    public static void Write(string path, Action<Stream> write)
     {
         if (string.IsNullOrWhiteSpace(path))
             throw new UsageException("an output file name is empty; give a path (or leave the option out to print to standard output)");
@@ -23,7 +26,8 @@ internal static class AtomicFile
             try
             {
                 using FileStream direct = opened ?? new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
-                direct.Write(bytes);
+                using var buffered = new BufferedStream(direct, 1 << 16);
+                write(buffered);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -36,7 +40,8 @@ internal static class AtomicFile
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            File.WriteAllBytes(temp, bytes);
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                write(file);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -36,7 +36,7 @@ internal static class CheckCommand
             ScenarioCommands.EnsureMemory(s, names, check: true, parse.GetValue(maxMemory));
             ScenarioResult result = ScenarioCommands.Execute(s, names, stderr, new RunOptions { Check = true, MaxViolations = MaxViolations, CaptureDecisions = false });
             string text = Render(s, result);
-            var shown = new CommandOutput([], text, $"```\n{text}```\n", () => JsonReport.Render(result, "check"), null);
+            var shown = new CommandOutput([], text, $"```\n{text}```\n", stream => JsonReport.Write(stream, result, "check"), null);
             return ExitCodes.Worse(ScenarioCommands.Outcome(result), output.Emit(parse, shown, stdout, stderr));
         }));
         return command;

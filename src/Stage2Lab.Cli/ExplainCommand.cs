@@ -62,7 +62,7 @@ internal static class ExplainCommand
                 [],
                 text,
                 $"**Picked:** {note}\n\n```\n{DecisionText.Render(e.Record)}```\n",
-                () => JsonReport.Render(result, "explain"),
+                stream => JsonReport.Write(stream, result, "explain"),
                 () => HtmlReport.Render(result));
             return output.Emit(parse, shown, stdout, stderr);
         }));
@@ -99,7 +99,7 @@ internal static class ExplainCommand
             [],
             rendered,
             $"```\n{rendered}```\n",
-            () => JsonReport.RenderScriptDecision(input.Name, wanted, record),
+            CommandOutput.JsonText(() => JsonReport.RenderScriptDecision(input.Name, wanted, record)),
             null);
         return output.Emit(parse, shown, stdout, stderr);
     }

@@ -7,9 +7,14 @@ namespace Stage2Lab.Cli;
 /// <param name="Tables">The tables (terminal and Markdown).</param>
 /// <param name="Text">Prose after the tables on a terminal (decisions, an explanation).</param>
 /// <param name="Markdown">The same prose as Markdown.</param>
-/// <param name="Json">The JSON document (the command's schema, docs/schema/).</param>
+/// <param name="Json">Writes the JSON document (the command's schema, docs/schema/) as UTF-8 to a stream; it may be
+/// called again (when a file could not be written, the document goes to standard output).</param>
 /// <param name="Html">The HTML report, when the command has one.</param>
-internal sealed record CommandOutput(IReadOnlyList<ReportTable> Tables, string Text, string Markdown, Func<string> Json, Func<string>? Html);
+internal sealed record CommandOutput(IReadOnlyList<ReportTable> Tables, string Text, string Markdown, Action<Stream> Json, Func<string>? Html)
+{
+    /// <summary>A JSON document made as one string (the small ones: advice, a script line's decision).</summary>
+    public static Action<Stream> JsonText(Func<string> json) => stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(json()));
+}
 
 /// <summary>--format, --out and --report, shared by the commands that print results.</summary>
 internal sealed class OutputOptions
@@ -71,13 +76,26 @@ internal sealed class OutputOptions
         string format = parse.GetValue(Format)!;
         string? outFile = parse.GetValue(Out);
         int code = ExitCodes.Ok;
+        InternalError.Activity = $"writing the output ({format})";
         string Text() => format switch
         {
-            "json" => output.Json(),
             "markdown" => string.Join("\n", output.Tables.Select(MarkdownWriter.Render).Append(output.Markdown).Where(part => part.Length > 0)),
             _ => TableRenderer.Render(output.Tables) + output.Text,
         };
-        if (outFile is null)
+        if (format == "json")
+        {
+            // Streamed: the document is written as it is serialized, to the file or to standard output.
+            if (outFile is null)
+            {
+                WriteJson(stdout, output.Json);
+            }
+            else if (!TryWrite(outFile, output.Json, stderr, "the result is on standard output instead"))
+            {
+                WriteJson(stdout, output.Json);
+                code = ExitCodes.BadInput;
+            }
+        }
+        else if (outFile is null)
         {
             if (format == "table")
             {
@@ -98,17 +116,22 @@ internal sealed class OutputOptions
                 code = ExitCodes.BadInput;
             }
         }
+        InternalError.Activity = "writing the HTML report";
         if (_withReport && parse.GetValue(Report) is { } report && output.Html is { } html && !TryWrite(report, html(), stderr, "no report was written"))
             code = ExitCodes.BadInput;
         return code;
     }
 
     /// <summary>Writes a file atomically; on failure says so on stderr and returns false.</summary>
-    internal static bool TryWrite(string path, string content, TextWriter stderr, string instead)
+    internal static bool TryWrite(string path, string content, TextWriter stderr, string instead) =>
+        TryWrite(path, stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(content)), stderr, instead);
+
+    /// <summary>Writes a file atomically with <paramref name="write"/>; on failure says so on stderr and returns false.</summary>
+    internal static bool TryWrite(string path, Action<Stream> write, TextWriter stderr, string instead)
     {
         try
         {
-            AtomicFile.Write(path, content);
+            AtomicFile.Write(path, write);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -116,5 +139,25 @@ internal sealed class OutputOptions
             stderr.WriteLine($"s2lab: {ex.Message}; {instead}");
             return false;
         }
+    }
+
+    /// <summary>
+    /// A streamed document to standard output: straight to the process's stdout stream (after what the writer
+    /// holds), or, for a writer that is not the console's (tests), through a buffer.
+    /// </summary>
+    private static void WriteJson(TextWriter stdout, Action<Stream> json)
+    {
+        if (ReferenceEquals(stdout, Console.Out))
+        {
+            stdout.Flush();
+            // Not disposed: that would close the process's standard output for whatever is written after.
+            var buffered = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
+            json(buffered);
+            buffered.Flush();
+            return;
+        }
+        using var memory = new MemoryStream();
+        json(memory);
+        stdout.Write(new System.Text.UTF8Encoding(false).GetString(memory.GetBuffer(), 0, (int)memory.Length));
     }
 }

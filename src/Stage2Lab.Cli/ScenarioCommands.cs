@@ -40,7 +40,7 @@ internal static class ScenarioCommands
                 [RunTables.Phases(run), .. TlbTables.Phases(run)],
                 DecisionTables.Render(run),
                 DecisionTables.RenderMarkdown(run),
-                () => JsonReport.Render(result, "run"),
+                stream => JsonReport.Write(stream, result, "run"),
                 () => HtmlReport.Render(result));
             return ExitCodes.Worse(Outcome(result), output.Emit(parse, shown, stdout, stderr));
         }));
@@ -79,7 +79,7 @@ internal static class ScenarioCommands
                 [RunTables.Compare(result)],
                 "",
                 "",
-                () => JsonReport.Render(result, "compare"),
+                stream => JsonReport.Write(stream, result, "compare"),
                 () => HtmlReport.Render(result));
             return ExitCodes.Worse(Outcome(result), output.Emit(parse, shown, stdout, stderr));
         }));

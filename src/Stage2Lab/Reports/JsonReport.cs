@@ -26,6 +26,19 @@ public static class JsonReport
 
     public static string Render(ScenarioResult result, string command) => Serialize(Document(result, command));
 
+    /// <summary>
+    /// The same bytes as <see cref="Render"/>, written to <paramref name="utf8"/> as they are made: a long timeline's
+    /// document (100,000 phases under three policies is ~450 MB of JSON) never has to fit in one string.
+    /// </summary>
+    public static void Write(Stream utf8, ScenarioResult result, string command) => Write(utf8, Document(result, command));
+
+    /// <summary>Writes <paramref name="document"/> as <see cref="Serialize"/> does, to a stream.</summary>
+    public static void Write<T>(Stream utf8, T document)
+    {
+        JsonSerializer.Serialize(utf8, document, DecisionJson.Options);
+        utf8.Write("\n"u8);
+    }
+
     /// <summary>The result as its JSON document, before serialization (to add to, or to inspect in tests).</summary>
     public static ResultDocument Document(ScenarioResult result, string command) => new()
     {

@@ -73,11 +73,8 @@ public static class RunTables
         Row("dirty pages at the end", r => r.Final.DirtyPages, Count);
         table.Section();
         Row($"estimated host time ({first.Profile.Name})", r => r.TotalEstimatedNs, Format.Duration);
-        for (int p = 0; p < first.Phases.Count; p++)
-        {
-            int phase = p;
-            Row($"  {first.Phases[p].Name}", r => phase < r.Phases.Count ? r.Phases[phase].EstimatedNs : 0, Format.Duration);
-        }
+        foreach (PhaseRow phases in PhaseRows.All(first))
+            Row($"  {phases.Label(first)}", r => phases.Sum(p => p < r.Phases.Count ? r.Phases[p].EstimatedNs : 0), Format.Duration);
         TlbTables.AddCompareRows(table, result, Row);
         if (result.Runs.Any(r => r.Violations.Count > 0))
         {
@@ -103,18 +100,32 @@ public static class RunTables
     {
         Granule g = run.Granule;
         var table = new ReportTable($"{run.Policy}: phase by phase", "phase", "accesses", "faults", "MMIO", "leaves installed", "tables at end", "TLBIs", "cleaned", $"time ({run.Profile.Name})");
-        foreach (PhaseResult p in run.Phases)
+        foreach (PhaseRow row in PhaseRows.All(run))
         {
+            PhaseResult last = run.Phases[row.Last];
+            ulong accesses = 0;
+            var faults = new VmCounters();
+            var events = new Stage2Counters();
+            double ns = 0;
+            foreach (int p in row.Phases.Span)
+            {
+                PhaseResult phase = run.Phases[p];
+                accesses += phase.Accesses;
+                faults += phase.Faults;
+                events += phase.Events;
+                ns += phase.EstimatedNs;
+            }
             table.Add(
-                p.Name,
-                Format.Count(p.Accesses),
-                Format.Count(p.Faults.Faults),
-                Format.Count(p.Faults.MmioExits),
-                Leaves(p.Events, g),
-                $"{Format.Count(p.TablePages.Sum())} ({Format.Bytes(p.TableBytes)})",
-                Format.Count(p.Events.TlbiTotal),
-                Format.Bytes(p.Events[Stage2Counter.DcacheCleanBytes]),
-                Format.Duration(p.EstimatedNs));
+                row.Label(run),
+                Format.Count(accesses),
+                Format.Count(faults.Faults),
+                Format.Count(faults.MmioExits),
+                Leaves(events, g),
+                // A folded row's tables are those at the end of its last phase.
+                $"{Format.Count(last.TablePages.Sum())} ({Format.Bytes(last.TableBytes)})",
+                Format.Count(events.TlbiTotal),
+                Format.Bytes(events[Stage2Counter.DcacheCleanBytes]),
+                Format.Duration(ns));
         }
         var totalEvents = run.TotalEvents;
         var totalFaults = run.TotalFaults;

@@ -68,12 +68,9 @@ public static class TlbTables
         // One sub-row per phase that did something in some run (phases are the same events in every run).
         void PerPhase(Func<PolicyRun, double> total, Func<PolicyRun, int, double> at, Func<double, string> show)
         {
-            for (int p = 0; p < first.Phases.Count; p++)
-            {
-                int phase = p;
-                if (result.Runs.Any(r => at(r, phase) != 0))
-                    row($"  {first.Phases[p].Name}", r => at(r, phase), show);
-            }
+            int[] busy = [.. Enumerable.Range(0, first.Phases.Count).Where(p => result.Runs.Any(r => at(r, p) != 0))];
+            foreach (PhaseRow phases in PhaseRows.Of(busy))
+                row($"  {phases.Label(first)}", r => phases.Sum(p => at(r, p)), show);
         }
     }
 
@@ -85,8 +82,17 @@ public static class TlbTables
         var table = new ReportTable($"{run.Policy}: guest TLB ({profile.Name}) phase by phase",
             "phase", "dtb.accesses", "dtb.misses", "itb.misses", "l2_shared.hits", "l2_shared.misses", "walker.walks", "walker.memRefs",
             "per walk (no walk cache)", "walker.pageSizes", "guest time");
-        foreach (PhaseResult p in run.Phases)
-            Add(p.Name, p.Tlb ?? default, p.EstimatedGuestNs);
+        foreach (PhaseRow row in PhaseRows.All(run))
+        {
+            var counters = new TlbCounters();
+            double ns = 0;
+            foreach (int p in row.Phases.Span)
+            {
+                counters += run.Phases[p].Tlb ?? default;
+                ns += run.Phases[p].EstimatedGuestNs;
+            }
+            Add(row.Label(run), counters, ns);
+        }
         table.Section();
         TlbCounters total = run.TotalTlb ?? default;
         Add("total", total, run.TotalEstimatedGuestNs);

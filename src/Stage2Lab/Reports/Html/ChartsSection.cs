@@ -33,13 +33,17 @@ internal sealed class ChartsSection : IReportSection
     {
         PolicyRun first = result.Runs[0];
         double Value(PolicyRun run, int p) => p < run.Phases.Count ? value(run, p) : 0;
-        var phases = Enumerable.Range(0, first.Phases.Count).Where(p => result.Runs.Any(run => Value(run, p) > 0)).ToList();
+        List<PhaseRow> rows = PhaseRows.Of([.. Enumerable.Range(0, first.Phases.Count).Where(p => result.Runs.Any(run => Value(run, p) > 0))]);
         html.Append("<h3>").Append(Html.E(title)).Append("</h3>\n");
-        if (phases.Count == 0)
+        if (rows.Count == 0)
         {
             html.Append("<p class=\"note\">None in any phase.</p>\n");
             return;
         }
+        // A long timeline's middle phases are left out of the chart (a bar of their sum would set the scale)
+        // and named in a note under it.
+        PhaseRow? folded = rows.Find(r => r.IsFolded) is { IsFolded: true } f ? f : null;
+        var phases = rows.Where(r => !r.IsFolded).Select(r => r.First).ToList();
         double max = phases.Max(p => result.Runs.Max(run => Value(run, p)));
         const int rowHeight = 16, phaseGap = 10;
         int height = phases.Count * (result.Runs.Count * rowHeight + phaseGap) + 4;
@@ -61,6 +65,12 @@ internal sealed class ChartsSection : IReportSection
             y += phaseGap;
         }
         html.Append("</svg>\n");
+        if (folded is { } left)
+        {
+            string sums = string.Join(", ", result.Runs.Select(run => $"{run.Policy} {label(left.Sum(p => Value(run, p)))}"));
+            string which = $"{Format.Count(left.Phases.Length)} more phases ({first.Phases[left.First].Name} to {first.Phases[left.Last].Name})";
+            html.Append("<p class=\"note\">").Append(Html.E($"Not drawn: {which}, together {sums}. The JSON output (--format json) has every phase.")).Append("</p>\n");
+        }
     }
 
     internal static void PerPolicy(StringBuilder html, string title, ScenarioResult result, Func<PolicyRun, double> value, Func<double, string> label, string id = "tables")
