@@ -76,12 +76,11 @@ public static class Advisor
                 continue;
             }
             JobResult r = results[jobOf[i]];
-            if (r.Run is null)
+            if (r.Metrics is not { } after)
             {
                 result.NotShown.Add(new TriedChange(c.Change, c.Policy, NotShownReason.CannotBeMade, r.Invalid, null));
                 continue;
             }
-            RunMetrics after = RunMetrics.Of(r.Run);
             if (!after.KeepsBehaviourOf(before))
                 result.NotShown.Add(new TriedChange(c.Change, c.Policy, NotShownReason.ChangesBehaviour, null, after));
             else if (Math.Round(before.EstimatedNs - after.EstimatedNs) <= 0)
@@ -140,7 +139,11 @@ public static class Advisor
 
     private readonly record struct Job(Scenario Scenario, string Policy, bool CaptureDecisions);
 
-    private readonly record struct JobResult(PolicyRun? Run, string? Invalid, ExceptionDispatchInfo? Error);
+    /// <summary>
+    /// A baseline job keeps its whole run (its decisions are shown); a candidate only the metrics it is judged by,
+    /// so that a long timeline's phases are not held once per candidate.
+    /// </summary>
+    private readonly record struct JobResult(PolicyRun? Run, RunMetrics? Metrics, string? Invalid, ExceptionDispatchInfo? Error);
 
     /// <summary>
     /// Runs the jobs, as many at once as the options and the memory limit allow; result i is job i's. A changed
@@ -161,15 +164,16 @@ public static class Advisor
             Job job = jobs[i];
             try
             {
-                results[i] = new JobResult(ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions, Tlb = options.Tlb, AccessStreams = streams }), null, null);
+                PolicyRun run = ScenarioRunner.Run(job.Scenario, job.Policy, new RunOptions { CaptureDecisions = job.CaptureDecisions, Tlb = options.Tlb, AccessStreams = streams });
+                results[i] = job.CaptureDecisions ? new JobResult(run, RunMetrics.Of(run), null, null) : new JobResult(null, RunMetrics.Of(run), null, null);
             }
             catch (ScenarioException ex) when (!job.CaptureDecisions)
             {
-                results[i] = new JobResult(null, ex.Errors.Count > 0 ? ex.Errors[0].Message : ex.Message, null);
+                results[i] = new JobResult(null, null, ex.Errors.Count > 0 ? ex.Errors[0].Message : ex.Message, null);
             }
             catch (Exception ex)
             {
-                results[i] = new JobResult(null, null, ExceptionDispatchInfo.Capture(ex));
+                results[i] = new JobResult(null, null, null, ExceptionDispatchInfo.Capture(ex));
             }
             progress.Done();
         });
