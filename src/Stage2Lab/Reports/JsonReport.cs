@@ -71,7 +71,7 @@ public static class JsonReport
         Description = run.Description,
         CostProfile = run.Profile.Name,
         Granule = run.Granule.Name,
-        Phases = [.. run.Phases.Select(Phase)],
+        Phases = new ProjectedList<PhaseResult, PhaseJson>(run.Phases, Phase),
         Final = new FinalJson
         {
             Leaves = LevelsJson.Of(run.Final.Leaves),

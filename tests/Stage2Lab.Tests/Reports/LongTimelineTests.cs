@@ -109,12 +109,12 @@ public class LongTimelineTests
     {
         string dir = TempDir();
         string path = Path.Combine(dir, "long.yaml");
-        File.WriteAllText(path, Yaml(4000));
+        File.WriteAllText(path, Yaml(8000));
         var r = InProcess("compare", path, "--policies", "v6.18", "v7.4", "--max-memory", "80M");
         Assert.True(r.Code == 2, $"exit {r.Code}: {r.Err}");
         Assert.Contains("long.yaml:13:5: timeline[0]", r.Err);
-        Assert.Contains("of the results of 4,000 timeline events under 2 policies", r.Err);
+        Assert.Contains("of the results of 8,000 timeline events under 2 policies", r.Err);
         Assert.Contains("fewer timeline events", r.Err);
-        Assert.Equal(0, InProcess("run", path, "--policy", "v6.18", "--max-memory", "200M", "--format", "json").Code);
+        Assert.Equal(0, InProcess("run", path, "--policy", "v6.18", "--max-memory", "300M", "--format", "json").Code);
     }
 }
