@@ -15,6 +15,12 @@ internal sealed class IpaMapSection : IReportSection
 {
     private const int Width = 1000, LabelHeight = 18, LeafHeight = 22, VmaHeight = 8, AxisHeight = 18, Gap = 14;
 
+    /// <summary>
+    /// Memslot bands drawn per policy. A VM of thousands of slots would make a map nobody reads (16,000 slots made
+    /// a 25 MB page), so past this many the largest are drawn and the rest named in a note.
+    /// </summary>
+    internal const int MaxBands = 48;
+
     private readonly record struct Band(string Label, ulong Start, ulong End, SlotSnapshot? Slot);
 
     public void Append(StringBuilder html, ScenarioResult result)
@@ -37,10 +43,14 @@ internal sealed class IpaMapSection : IReportSection
 
     private static void Map(StringBuilder html, PolicyRun run)
     {
-        var bands = run.Final.Memslots
+        SlotSnapshot[] slots = [.. run.Final.Memslots.OrderBy(m => m.Ipa)];
+        SlotSnapshot[] drawn = slots.Length <= MaxBands
+            ? slots
+            : [.. slots.OrderByDescending(m => m.SizeBytes).ThenBy(m => m.Ipa).Take(MaxBands).OrderBy(m => m.Ipa)];
+        var bands = drawn
             .Select(m => new Band($"slot {m.Id}: IPA {Format.Hex(m.Ipa)} +{SizeText.Format(m.SizeBytes)} ({m.Backing})", m.Ipa, m.Ipa + m.SizeBytes, m))
             .ToList();
-        var outside = run.Final.Runs.Where(r => !bands.Any(b => r.Ipa < b.End && b.Start < r.EndIpa)).ToList();
+        var outside = run.Final.Runs.Where(r => !InSomeSlot(r, slots)).ToList();
         if (outside.Count > 0)
             bands.Add(new Band("outside every memslot", outside.Min(r => r.Ipa), outside.Max(r => r.EndIpa), null));
         int bandHeight = LabelHeight + LeafHeight + 2 + VmaHeight + AxisHeight + Gap;
@@ -53,6 +63,36 @@ internal sealed class IpaMapSection : IReportSection
             y += bandHeight;
         }
         html.Append("</svg>\n");
+        if (slots.Length > drawn.Length)
+        {
+            ulong left = 0;
+            foreach (SlotSnapshot m in slots)
+                left += m.SizeBytes;
+            foreach (SlotSnapshot m in drawn)
+                left -= m.SizeBytes;
+            html.Append("<p class=\"note\">").Append(Html.E($"Not drawn: {Format.Count(slots.Length - drawn.Length)} smaller memslots ({Format.Bytes(left)} in all); the {MaxBands} largest of the {Format.Count(slots.Length)} are above.")).Append("</p>\n");
+        }
+    }
+
+    /// <summary>Whether a leaf run overlaps a memslot; <paramref name="slots"/> sorted by IPA (memslots never overlap).</summary>
+    internal static bool InSomeSlot(LeafRun leaves, SlotSnapshot[] slots)
+    {
+        // The last slot starting below the run's end: if it does not reach the run, no earlier one does.
+        int lo = 0, hi = slots.Length - 1, last = -1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (slots[mid].Ipa < leaves.EndIpa)
+            {
+                last = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return last >= 0 && slots[last].Ipa + slots[last].SizeBytes > leaves.Ipa;
     }
 
     private static void Draw(StringBuilder html, PolicyRun run, Band band, int top)
