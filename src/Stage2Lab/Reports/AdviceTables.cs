@@ -8,32 +8,32 @@ public static class AdviceTables
 {
     public static IReadOnlyList<ReportTable> Render(AdviceResult result) => [Slots(result), Suggestions(result)];
 
+    /// <summary>
+    /// Slot rows per policy. A VM of hundreds of slots (virtio-mem's) would bury the ones that matter, so past this
+    /// many a policy shows the slots with the most faults, in slot order, and sums the rest in one row; the JSON
+    /// output has every slot.
+    /// </summary>
+    public const int MaxSlotsPerPolicy = 16;
+
     public static ReportTable Slots(AdviceResult result)
     {
         var table = new ReportTable($"{result.Scenario}: the sizes each memslot's faults got, and what stopped a larger one",
             "policy", "slot", "mappings", "faults by size", "leaves at the end", "binding constraint", "faults", "can be lifted by");
-        string? policy = null;
-        foreach (SlotAdvice slot in result.Slots)
+        foreach (IGrouping<string, SlotAdvice> policySlots in result.Slots.GroupBy(s => s.Policy))
         {
-            if (slot.Policy != policy)
+            table.Section();
+            Arch.Granule granule = result.Baselines.First(b => b.Policy == policySlots.Key).Granule;
+            List<SlotAdvice> slots = [.. policySlots];
+            HashSet<SlotAdvice> shown = slots.Count <= MaxSlotsPerPolicy
+                ? [.. slots]
+                : [.. slots.OrderByDescending(Faults).ThenBy(s => s.SlotId).Take(MaxSlotsPerPolicy)];
+            foreach (SlotAdvice slot in slots)
             {
-                table.Section();
-                policy = slot.Policy;
+                if (shown.Contains(slot))
+                    AddSlot(table, slot, granule);
             }
-            Arch.Granule granule = result.Baselines.First(b => b.Policy == slot.Policy).Granule;
-            string[] head = [slot.Policy, $"{slot.SlotId}: {Format.Hex(slot.Ipa)} +{SizeText.Format(slot.SizeBytes)}", string.Join(", ", slot.Mappings), Sizes(slot), Leaves(slot.LeavesAtEnd, granule)];
-            if (slot.Constraints.Count == 0)
-            {
-                table.Add([.. head, slot.FaultSizes.Count == 0 ? "(no faults)" : "none: the largest block", "", ""]);
-                continue;
-            }
-            for (int i = 0; i < slot.Constraints.Count; i++)
-            {
-                SlotConstraint c = slot.Constraints[i];
-                string[] first = i == 0 ? head : ["", "", "", "", ""];
-                table.Add([.. first, $"{c.Step.Function}: {DecisionText.Describe(c.Step, c.Representative)}", Format.Count(c.Count),
-                    c.Levers.Count == 0 ? "(no layout change)" : string.Join(", ", c.Levers.Select(ChangeKinds.Name))]);
-            }
+            if (shown.Count < slots.Count)
+                AddFolded(table, policySlots.Key, [.. slots.Where(s => !shown.Contains(s))], granule);
         }
         foreach (SlotAdvice slot in result.Slots.Where(s => s.Source is not null).DistinctBy(s => s.SlotId))
             table.Notes.Add($"slot {slot.SlotId}: from {slot.Source}");
@@ -77,11 +77,51 @@ public static class AdviceTables
         return table;
     }
 
-    private static string Sizes(SlotAdvice slot)
+    private static void AddSlot(ReportTable table, SlotAdvice slot, Arch.Granule granule)
     {
-        var parts = slot.FaultSizes.Select(s => $"{Format.Count(s.Faults)}×{SizeText.Format(s.SizeBytes)}").ToList();
-        if (slot.PagesMappedAtCreation > 0)
-            parts.Add($"{Format.Count(slot.PagesMappedAtCreation)} pages at creation");
+        string[] head = [slot.Policy, $"{slot.SlotId}: {Format.Hex(slot.Ipa)} +{SizeText.Format(slot.SizeBytes)}", string.Join(", ", slot.Mappings), Sizes(slot), Leaves(slot.LeavesAtEnd, granule)];
+        if (slot.Constraints.Count == 0)
+        {
+            table.Add([.. head, slot.FaultSizes.Count == 0 ? "(no faults)" : "none: the largest block", "", ""]);
+            return;
+        }
+        for (int i = 0; i < slot.Constraints.Count; i++)
+        {
+            SlotConstraint c = slot.Constraints[i];
+            string[] first = i == 0 ? head : ["", "", "", "", ""];
+            table.Add([.. first, $"{c.Step.Function}: {DecisionText.Describe(c.Step, c.Representative)}", Format.Count(c.Count),
+                c.Levers.Count == 0 ? "(no layout change)" : string.Join(", ", c.Levers.Select(ChangeKinds.Name))]);
+        }
+    }
+
+    /// <summary>One row for the slots a policy does not show one by one: their faults by size and leaves, summed.</summary>
+    private static void AddFolded(ReportTable table, string policy, List<SlotAdvice> slots, Arch.Granule granule)
+    {
+        var sizes = new SortedDictionary<ulong, long>();
+        long atCreation = 0;
+        var leaves = new long[slots.Max(s => s.LeavesAtEnd.Count)];
+        foreach (SlotAdvice slot in slots)
+        {
+            foreach (SizeCount c in slot.FaultSizes)
+                sizes[c.SizeBytes] = sizes.GetValueOrDefault(c.SizeBytes) + c.Faults;
+            atCreation += slot.PagesMappedAtCreation;
+            for (int level = 0; level < slot.LeavesAtEnd.Count; level++)
+                leaves[level] += slot.LeavesAtEnd[level];
+        }
+        string faultSizes = Sizes([.. sizes.Select(kv => new SizeCount(kv.Key, kv.Value))], atCreation);
+        table.Add(policy, $"… {Format.Count(slots.Count)} more slots", "", faultSizes, Leaves(leaves, granule),
+            "(none with more faults than the slots above; --format json lists every slot)", Format.Count(sizes.Values.Sum()), "");
+    }
+
+    private static long Faults(SlotAdvice slot) => slot.FaultSizes.Sum(s => s.Faults) + slot.PagesMappedAtCreation;
+
+    private static string Sizes(SlotAdvice slot) => Sizes(slot.FaultSizes, slot.PagesMappedAtCreation);
+
+    private static string Sizes(IReadOnlyList<SizeCount> faultSizes, long pagesMappedAtCreation)
+    {
+        var parts = faultSizes.Select(s => $"{Format.Count(s.Faults)}×{SizeText.Format(s.SizeBytes)}").ToList();
+        if (pagesMappedAtCreation > 0)
+            parts.Add($"{Format.Count(pagesMappedAtCreation)} pages at creation");
         return parts.Count == 0 ? "-" : string.Join(" ", parts);
     }
 
