@@ -53,6 +53,26 @@ public class IpaMapTests
         Assert.DoesNotContain("smaller memslots", html);
     }
 
+    [Fact]
+    public void A_slot_over_thousands_of_small_vmas_draws_what_a_pixel_can_show()
+    {
+        // 3,000 adjacent 64 KiB VMAs under one 187.5 MiB slot: three VMAs per pixel of the 1,000-pixel map.
+        var yaml = new StringBuilder("host:\n  ram: [ { name: dram, base: 0x8000_0000, size: 8G } ]\nmappings:\n");
+        for (int i = 0; i < 3000; i++)
+            yaml.Append($"  - {{ name: v{i}, kind: anon, start: 0x{0x7f00_0000_0000 + i * 0x1_0000L:x}, size: 64K }}\n");
+        yaml.Append($"vm: {{ ipa-bits: 40 }}\nmemslots:\n  - {{ id: 0, ipa: 0x4000_0000, size: 0x{3000 * 0x1_0000:x}, hva: 0x7f00_0000_0000 }}\n");
+        yaml.Append("timeline:\n  - access: { ipa: 0x4000_0000, kind: write }\n");
+
+        string html = HtmlReport.Render(Run(yaml.ToString(), "v6.18"));
+
+        int[] merged = [.. Regex.Matches(html, "<title>([0-9,]+) VMAs \\[").Select(m => int.Parse(m.Groups[1].Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture))];
+        int single = Regex.Matches(html, "<title>VMA v[0-9]+ \\[").Count;
+        Assert.Equal(3000, merged.Sum() + single);
+        Assert.InRange(merged.Length + single, 900, 1001);
+        Assert.DoesNotContain("vma-edge", html);
+        Assert.DoesNotContain("no-vma", html);
+    }
+
     [Theory]
     [InlineData(0x0, 0x1000, false)] // below the first slot, touching its start
     [InlineData(0x1800, 0x1900, true)]
