@@ -13,12 +13,15 @@ namespace Stage2Lab.Cli;
 internal sealed record CommandOutput(IReadOnlyList<ReportTable> Tables, string Text, string Markdown, Action<Stream> Json, Func<string>? Html)
 {
     /// <summary>A JSON document made as one string (the small ones: advice, a script line's decision).</summary>
-    public static Action<Stream> JsonText(Func<string> json) => stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(json()));
+    public static Action<Stream> JsonText(Func<string> json) => stream => stream.Write(OutputOptions.Utf8.GetBytes(json()));
 }
 
 /// <summary>--format, --out and --report, shared by the commands that print results.</summary>
 internal sealed class OutputOptions
 {
+    /// <summary>How every output is encoded: UTF-8 without a byte-order mark.</summary>
+    internal static readonly System.Text.UTF8Encoding Utf8 = new(false);
+
     public Option<string> Format { get; } = new("--format") { DefaultValueFactory = _ => "table" };
 
     public Option<string?> Out { get; } = new("--out") { Description = "Write the output to this file (atomically) instead of standard output." };
@@ -124,7 +127,7 @@ internal sealed class OutputOptions
 
     /// <summary>Writes a file atomically; on failure says so on stderr and returns false.</summary>
     internal static bool TryWrite(string path, string content, TextWriter stderr, string instead) =>
-        TryWrite(path, stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(content)), stderr, instead);
+        TryWrite(path, stream => stream.Write(Utf8.GetBytes(content)), stderr, instead);
 
     /// <summary>Writes a file atomically with <paramref name="write"/>; on failure says so on stderr and returns false.</summary>
     internal static bool TryWrite(string path, Action<Stream> write, TextWriter stderr, string instead)
@@ -158,6 +161,6 @@ internal sealed class OutputOptions
         }
         using var memory = new MemoryStream();
         json(memory);
-        stdout.Write(new System.Text.UTF8Encoding(false).GetString(memory.GetBuffer(), 0, (int)memory.Length));
+        stdout.Write(Utf8.GetString(memory.GetBuffer(), 0, (int)memory.Length));
     }
 }
