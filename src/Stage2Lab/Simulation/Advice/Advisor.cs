@@ -129,12 +129,12 @@ public static class Advisor
 
     /// <summary>
     /// What a run is estimated to need (<see cref="MemoryEstimator"/>); beyond every limit when it would map more
-    /// pages one by one at slot creation than a run may.
+    /// pages one by one at slot creation, or walk more entries, than a run may.
     /// </summary>
     private static ulong EstimateBytes(Scenario s, string policy)
     {
         MemoryEstimate e = MemoryEstimator.Estimate(s, policy);
-        return e.PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation ? ulong.MaxValue : e.TotalBytes;
+        return e.PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation || e.WalkLimitPassedAt is not null ? ulong.MaxValue : e.TotalBytes;
     }
 
     private readonly record struct Job(Scenario Scenario, string Policy, bool CaptureDecisions);

@@ -18,6 +18,12 @@ public sealed record MemoryEstimate(string Policy, ulong TotalBytes, IReadOnlyLi
     /// <summary>The slot that maps the most pages at creation.</summary>
     public MemoryItem? LargestCreation { get; init; }
 
+    /// <summary>An upper bound of the stage-2 entries the timeline's range events visit (<see cref="ScenarioLimits.MaxWalkVisitsPerRun"/>).</summary>
+    public ulong WalkVisits { get; init; }
+
+    /// <summary>The range event at which <see cref="WalkVisits"/> passes the limit, if it does.</summary>
+    public TimelineEvent? WalkLimitPassedAt { get; init; }
+
     /// <summary>The part that needs the most (what to lower first).</summary>
     public MemoryItem? Largest => Items.Count == 0 ? null : Items.MaxBy(i => i.Bytes);
 }
@@ -165,7 +171,71 @@ public static class MemoryEstimator
         ulong total = BaseBytes;
         foreach (MemoryItem item in items)
             total = Saturating.Add(total, item.Bytes);
-        return new MemoryEstimate(policy, total, items) { PagesMappedAtCreation = creationPages, LargestCreation = largestCreation };
+        (ulong visits, TimelineEvent? passedAt) = WalkVisits(s, slots, creationPages);
+        return new MemoryEstimate(policy, total, items)
+        {
+            PagesMappedAtCreation = creationPages,
+            LargestCreation = largestCreation,
+            WalkVisits = visits,
+            WalkLimitPassedAt = passedAt,
+        };
+    }
+
+    /// <summary>
+    /// An upper bound of the entries the timeline's range events visit: a walk of a range (dirty-log enable:
+    /// kvm_mmu_wp_memory_region; age; zap and munmap: the MMU notifiers; slot move and delete:
+    /// kvm_arch_flush_shadow_memslot) visits at most the leaves in it, which are no more than its pages and no
+    /// more than the run can have made (one per access, the pages mapped at creation, and every page of a slot
+    /// eager splitting may break up); a dirty-log harvest reads the slot's bitmap, a word per 64 pages.
+    /// </summary>
+    private static (ulong Visits, TimelineEvent? PassedAt) WalkVisits(Scenario s, List<MemslotSpec> slots, ulong creationPages)
+    {
+        Granule granule = s.Host.PageSize;
+        ulong accesses = 0, allSlotPages = 0;
+        foreach (TimelineEvent ev in s.Timeline)
+        {
+            accesses = Saturating.Add(accesses, ev switch
+            {
+                WorkloadEvent w => w.AccessCount(granule),
+                AccessEvent => 1,
+                _ => 0,
+            });
+        }
+        foreach (MemslotSpec slot in slots)
+            allSlotPages = Saturating.Add(allSlotPages, slot.SizeBytes >> granule.PageShift);
+        ulong leaves = s.Vm.EagerSplitChunkBytes != 0 ? allSlotPages : Math.Min(allSlotPages, Saturating.Add(accesses, creationPages));
+
+        ulong SlotPages(int id)
+        {
+            ulong pages = 0;
+            foreach (MemslotSpec slot in slots)
+            {
+                if (slot.Id == id)
+                    pages = Math.Max(pages, slot.SizeBytes >> granule.PageShift);
+            }
+            return pages;
+        }
+
+        ulong visits = 0;
+        TimelineEvent? passedAt = null;
+        foreach (TimelineEvent ev in s.Timeline)
+        {
+            ulong walk = ev switch
+            {
+                DirtyLogEvent { Enable: true } d => Math.Min(SlotPages(d.SlotId), leaves),
+                GetDirtyLogEvent g => SlotPages(g.SlotId) / 64 + 1,
+                ClearDirtyLogEvent c => c.NumPages / 64 + 1,
+                UnmapEvent u => Math.Min(u.SizeBytes >> granule.PageShift, leaves),
+                AgeEvent a => Math.Min(a.SizeBytes >> granule.PageShift, leaves),
+                SlotMoveEvent m => Math.Min(SlotPages(m.SlotId), leaves),
+                SlotDeleteEvent d => Math.Min(SlotPages(d.SlotId), leaves),
+                _ => 0,
+            };
+            visits = Saturating.Add(visits, walk);
+            if (passedAt is null && visits > ScenarioLimits.MaxWalkVisitsPerRun)
+                passedAt = ev;
+        }
+        return (visits, passedAt);
     }
 
     /// <summary>
@@ -186,6 +256,11 @@ public static class MemoryEstimator
                 SourceSpan at = e.LargestCreation!.Where;
                 throw new ScenarioException([new ScenarioError(s.SourceFile, at.Line, at.Column, at.Path,
                     $"under {policy} slot creation{(HasMoves(s) ? " and the slot moves" : "")} would map {e.PagesMappedAtCreation:N0} VM_PFNMAP pages one at a time (kvm_phys_addr_ioremap), above the limit of {ScenarioLimits.MaxPagesMappedAtCreation:N0} per run (about 1 s per 10^8 pages, and each move maps them all again); use a smaller VM_PFNMAP mapping or slot, fewer slot moves, or leave v5.9/v5.13 out of the policies")]);
+            }
+            if (e.WalkLimitPassedAt is { } passed)
+            {
+                throw new ScenarioException([new ScenarioError(s.SourceFile, passed.Where.Line, passed.Where.Column, passed.Where.Path,
+                    $"here the range events (dirty-log, age, zap, munmap, get-dirty-log, slot moves and deletes) pass the limit of {ScenarioLimits.MaxWalkVisitsPerRun:N0} stage-2 entries walked per run under {policy} (about 1.6 s per 10^9; the whole timeline would walk up to {e.WalkVisits:N0}); use fewer such events or smaller ranges")]);
             }
         }
         if (worst is null || worst.TotalBytes <= limitBytes)

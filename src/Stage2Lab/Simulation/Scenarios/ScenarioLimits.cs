@@ -42,6 +42,15 @@ public static class ScenarioLimits
     /// </summary>
     public const ulong MaxPagesMappedAtCreation = 1UL << 27;
 
+    /// <summary>
+    /// Stage-2 entries the timeline's range events may visit in one run, counted as an upper bound before it
+    /// starts (<see cref="Runs.MemoryEstimator"/>): each dirty-log enable, age, zap, munmap, slot move or delete
+    /// walks its range, at most the leaves the run can have made; each get/clear-dirty-log reads the slot's
+    /// bitmap. About 1.6 ns per leaf (13 ms to write-protect 8,388,608 pages), so 2^34 is under half a minute,
+    /// where a 16 MiB timeline of such events over a fully mapped 32 GiB slot would run for an hour.
+    /// </summary>
+    public const ulong MaxWalkVisitsPerRun = 1UL << 34;
+
     /// <summary>A trace line longer than this is refused (a real one is under 40 bytes).</summary>
     public const int MaxTraceLineBytes = 1024;
 
