@@ -32,12 +32,15 @@ public sealed record MemoryEstimate(string Policy, ulong TotalBytes, IReadOnlyLi
 /// An upper estimate of the memory a run will need, made before anything is allocated, so that a run that
 /// would exhaust the machine is refused with the estimate and how to lower it instead of being killed. What
 /// grows with the input is counted: stage-2 table pages (known up front for the page-by-page mapping of PFNMAP
-/// VMAs at slot creation before 5.14, bounded by the accesses and the range for faults), dirty bitmaps, and
-/// trace accesses. The rest of a run is small and fixed (<see cref="BaseBytes"/>).
+/// VMAs at slot creation before 5.14, bounded by the accesses and the range for faults), dirty bitmaps, trace
+/// accesses and each timeline event's results. The rest of a run is small and fixed (<see cref="BaseBytes"/>).
+/// The same pass bounds the two kinds of work that grow with the timeline rather than with the accesses (whose
+/// own limit the reader checks): pages mapped one by one at slot creation and moves, and entries visited by range
+/// walks (<see cref="EnsureFits"/> refuses a run beyond either).
 /// </summary>
 public static class MemoryEstimator
 {
-    /// <summary>The runtime, the model's fixed structures and the results: what any run needs.</summary>
+    /// <summary>The runtime and the model's fixed structures: what any run needs.</summary>
     public const ulong BaseBytes = 64UL << 20;
 
     /// <summary>What a table page costs beyond its entries: the ulong[] header and the pool's per-page arrays.</summary>
