@@ -20,7 +20,8 @@ internal static class Html
     public const string Problem = "#c00000";
 
     public const string Style = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1440px;padding:0 1em;color:#222;line-height:1.4}
+p,ul,ol,pre,details{max-width:1100px}
 h1{font-size:1.6em;margin-bottom:.2em} .subtitle{margin-top:0;color:#444;font-size:1.05em}
 h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .scroll{overflow-x:auto;max-width:100%}
