@@ -85,13 +85,7 @@ public static class RunTables
             table.Notes.Add($"{run.Policy}: {run.Description}");
         table.Notes.Add($"Cost profile {first.Profile.Name}: {first.Profile.Description}");
         foreach (PolicyRun run in result.Runs)
-        {
-            foreach (PhaseResult phase in run.Phases)
-            {
-                foreach (EventRefusal refusal in phase.Refusals)
-                    table.Notes.Add($"{run.Policy}, {phase.Name}: refused {RefusalText.Describe(refusal)}");
-            }
-        }
+            AddRefusalNotes(table, run, $"{run.Policy}, ");
         return table;
     }
 
@@ -134,14 +128,34 @@ public static class RunTables
             Leaves(totalEvents, g), "", Format.Count(totalEvents.TlbiTotal), Format.Bytes(totalEvents[Stage2Counter.DcacheCleanBytes]), Format.Duration(run.TotalEstimatedNs));
         table.Notes.Add($"{run.Policy}: {run.Description}");
         table.Notes.Add($"At the end: {FinalLeaves(run)}; page tables {Format.Bytes(run.Final.TableBytes)} in {Format.Count(run.Final.TablePages.Sum())} pages; {Format.Count(run.Final.DirtyPages)} dirty pages.");
-        foreach (PhaseResult phase in run.Phases)
-        {
-            foreach (EventRefusal refusal in phase.Refusals)
-                table.Notes.Add($"{phase.Name}: refused {RefusalText.Describe(refusal)}");
-        }
+        AddRefusalNotes(table, run, "");
         foreach (var v in run.Violations)
             table.Notes.Add("invariant violation: " + v);
         return table;
+    }
+
+    /// <summary>Refusal notes a table lists per run; a timeline refused thousands of times gets the first ones and a count.</summary>
+    public const int MaxRefusalNotes = 20;
+
+    /// <summary>The run's refused ioctls as notes, in timeline order: at most <see cref="MaxRefusalNotes"/>, then how many more.</summary>
+    private static void AddRefusalNotes(ReportTable table, PolicyRun run, string prefix)
+    {
+        int listed = 0, more = 0;
+        foreach (PhaseResult phase in run.Phases)
+        {
+            foreach (EventRefusal refusal in phase.Refusals)
+            {
+                if (listed == MaxRefusalNotes)
+                {
+                    more++;
+                    continue;
+                }
+                table.Notes.Add($"{prefix}{phase.Name}: refused {RefusalText.Describe(refusal)}");
+                listed++;
+            }
+        }
+        if (more > 0)
+            table.Notes.Add($"{prefix}… and {Format.Count(more)} more refusals (--format json lists every one).");
     }
 
     public static string FinalLeaves(PolicyRun run)

@@ -117,4 +117,35 @@ public class LongTimelineTests
         Assert.Contains("fewer timeline events", r.Err);
         Assert.Equal(0, InProcess("run", path, "--policy", "v6.18", "--max-memory", "300M", "--format", "json").Code);
     }
+
+    [Fact]
+    public void A_timeline_refused_many_times_lists_the_first_refusals_and_counts_the_rest()
+    {
+        var yaml = new StringBuilder("""
+            name: refusals
+            host:
+              ram: [ { name: dram, base: 0x8000_0000, size: 8G } ]
+              devices: [ { name: bar, base: 0x80_0000_0000, size: 2M } ]
+            mappings:
+              - { name: bar, kind: pfnmap, device: bar, start: 0x7f10_0000_0000, size: 2M }
+            vm: { ipa-bits: 40 }
+            memslots:
+              - { id: 1, ipa: 0x80_0000_0000, mapping: bar }
+            timeline:
+
+            """);
+        // Dirty logging is refused on a VM_PFNMAP slot (EINVAL), every time.
+        for (int i = 0; i < 30; i++)
+            yaml.Append("  - dirty-log: { slot: 1, enable: true }\n");
+        Scenario s = ScenarioReader.Load(Encoding.UTF8.GetBytes(yaml.ToString()), "refusals.yaml", null);
+        PolicyRun run = ScenarioRunner.Run(s, "v6.18");
+        Assert.Equal(30, run.Phases.Sum(p => p.Refusals.Count));
+
+        List<string> notes = RunTables.Phases(run).Notes;
+        Assert.Equal(RunTables.MaxRefusalNotes, notes.Count(n => n.Contains(": refused ", StringComparison.Ordinal)));
+        Assert.Contains("… and 10 more refusals (--format json lists every one).", notes);
+        List<string> compared = RunTables.Compare(ScenarioRunner.RunAll(s, ["v5.13", "v6.18"])).Notes;
+        Assert.Contains("v5.13, … and 10 more refusals (--format json lists every one).", compared);
+        Assert.Contains("v6.18, … and 10 more refusals (--format json lists every one).", compared);
+    }
 }
