@@ -134,7 +134,7 @@ public static class Advisor
     private static ulong EstimateBytes(Scenario s, string policy)
     {
         MemoryEstimate e = MemoryEstimator.Estimate(s, policy);
-        return e.PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation || e.WalkLimitPassedAt is not null ? ulong.MaxValue : e.TotalBytes;
+        return e.ExceedsWorkLimits ? ulong.MaxValue : e.TotalBytes;
     }
 
     private readonly record struct Job(Scenario Scenario, string Policy, bool CaptureDecisions);

@@ -24,6 +24,9 @@ public sealed record MemoryEstimate(string Policy, ulong TotalBytes, IReadOnlyLi
     /// <summary>The range event at which <see cref="WalkVisits"/> passes the limit, if it does.</summary>
     public TimelineEvent? WalkLimitPassedAt { get; init; }
 
+    /// <summary>Whether the run is beyond a work limit (pages mapped one by one, or entries walked), whatever its memory.</summary>
+    public bool ExceedsWorkLimits => PagesMappedAtCreation > ScenarioLimits.MaxPagesMappedAtCreation || WalkLimitPassedAt is not null;
+
     /// <summary>The part that needs the most (what to lower first).</summary>
     public MemoryItem? Largest => Items.Count == 0 ? null : Items.MaxBy(i => i.Bytes);
 }
@@ -83,14 +86,30 @@ public static class MemoryEstimator
             if (ev is SlotCreateEvent c)
                 slots.Add(c.Slot);
         }
+        // By id, once: events name slots by id, and a scan of every slot per event is quadratic on a timeline of
+        // thousands of events over thousands of slots. An id may be created again; the first spec answers Find,
+        // the largest bounds the work.
+        var firstById = new Dictionary<int, MemslotSpec>();
+        var maxPagesById = new Dictionary<int, ulong>();
+        ulong allSlotPages = 0;
+        foreach (MemslotSpec slot in slots)
+        {
+            firstById.TryAdd(slot.Id, slot);
+            allSlotPages = Saturating.Add(allSlotPages, slot.SizeBytes >> granule.PageShift);
+            maxPagesById[slot.Id] = Math.Max(maxPagesById.GetValueOrDefault(slot.Id), slot.SizeBytes >> granule.PageShift);
+        }
 
         ulong creationPages = 0;
         MemoryItem? largestCreation = null;
         if (PageByPageAtCreation.Contains(policy))
         {
+            var maxPfnMapBytesById = new Dictionary<int, ulong>();
+            // Only VM_PFNMAP VMAs mapped at mmap time are ioremapped (a fault-time remap is not yet VM_PFNMAP).
+            VmaSpec[] pfnMaps = [.. s.Mappings.Where(v => v.Kind == VmaKind.PfnMap && !v.FaultTimeRemap)];
             foreach (MemslotSpec slot in slots)
             {
-                ulong pfnmapBytes = PfnMapBytes(s, slot);
+                ulong pfnmapBytes = PfnMapBytes(pfnMaps, slot);
+                maxPfnMapBytesById[slot.Id] = Math.Max(maxPfnMapBytesById.GetValueOrDefault(slot.Id), pfnmapBytes);
                 if (pfnmapBytes == 0)
                     continue;
                 ulong tables = Saturating.Multiply(FullTables(granule, pfnmapBytes, ulong.MaxValue), tablePageBytes);
@@ -105,15 +124,8 @@ public static class MemoryEstimator
             // first, so the tables do not grow, but the pages are mapped one by one again).
             foreach (TimelineEvent ev in s.Timeline)
             {
-                if (ev is not SlotMoveEvent move)
-                    continue;
-                ulong moved = 0;
-                foreach (MemslotSpec slot in slots)
-                {
-                    if (slot.Id == move.SlotId)
-                        moved = Math.Max(moved, PfnMapBytes(s, slot));
-                }
-                creationPages = Saturating.Add(creationPages, moved >> granule.PageShift);
+                if (ev is SlotMoveEvent move)
+                    creationPages = Saturating.Add(creationPages, maxPfnMapBytesById.GetValueOrDefault(move.SlotId) >> granule.PageShift);
             }
         }
 
@@ -139,8 +151,7 @@ public static class MemoryEstimator
                 case DirtyLogEvent { Enable: true } d when s.Vm.EagerSplitChunkBytes != 0:
                     {
                         // kvm_mmu_split_memory_region: eager splitting turns every block of the slot into pages.
-                        MemslotSpec? slot = slots.Find(x => x.Id == d.SlotId);
-                        if (slot is not null)
+                        if (firstById.GetValueOrDefault(d.SlotId) is { } slot)
                             items.Add(new MemoryItem($"page tables for splitting slot {slot.Id} ({SizeText.Format(slot.SizeBytes)}) into pages (eager split)", ev.Where, Saturating.Multiply(FullTables(granule, slot.SizeBytes, ulong.MaxValue), tablePageBytes)));
                         break;
                     }
@@ -150,8 +161,9 @@ public static class MemoryEstimator
         // Every timeline event is a phase with its own results, under every policy, all kept until the output.
         if (s.Timeline.Count > 0)
         {
-            ulong phases = Saturating.Multiply((ulong)s.Timeline.Count, (ulong)Math.Max(1, runs));
-            items.Add(new MemoryItem($"the results of {s.Timeline.Count:N0} timeline events under {Math.Max(1, runs)} {(runs > 1 ? "policies" : "policy")} (a phase each)", s.Timeline[0].Where, Saturating.Multiply(phases, PhaseResultBytes)));
+            int policies = Math.Max(1, runs);
+            ulong phases = Saturating.Multiply((ulong)s.Timeline.Count, (ulong)policies);
+            items.Add(new MemoryItem($"the results of {s.Timeline.Count:N0} timeline events under {policies} {(policies > 1 ? "policies" : "policy")} (a phase each)", s.Timeline[0].Where, Saturating.Multiply(phases, PhaseResultBytes)));
         }
 
         // kvm_alloc_dirty_bitmap: one bit per page of a logging slot (twice with the checker, which keeps its
@@ -174,7 +186,7 @@ public static class MemoryEstimator
         ulong total = BaseBytes;
         foreach (MemoryItem item in items)
             total = Saturating.Add(total, item.Bytes);
-        (ulong visits, TimelineEvent? passedAt) = WalkVisits(s, slots, creationPages);
+        (ulong visits, TimelineEvent? passedAt) = WalkVisits(s, maxPagesById, allSlotPages, creationPages);
         return new MemoryEstimate(policy, total, items)
         {
             PagesMappedAtCreation = creationPages,
@@ -185,16 +197,17 @@ public static class MemoryEstimator
     }
 
     /// <summary>
-    /// An upper bound of the entries the timeline's range events visit: a walk of a range (dirty-log enable:
-    /// kvm_mmu_wp_memory_region; age; zap and munmap: the MMU notifiers; slot move and delete:
-    /// kvm_arch_flush_shadow_memslot) visits at most the leaves in it, which are no more than its pages and no
-    /// more than the run can have made (one per access, the pages mapped at creation, and every page of a slot
-    /// eager splitting may break up); a dirty-log harvest reads the slot's bitmap, a word per 64 pages.
+    /// An upper bound of the entries the timeline's range events visit. A walk of a range visits at most the
+    /// leaves in it, which are no more than its pages and no more than the run can have made (one per access, the
+    /// pages mapped at creation, and every page of a slot eager splitting may break up): dirty-log enable
+    /// (kvm_mmu_wp_memory_region), age (kvm_age_gfn), zap and munmap (kvm_unmap_gfn_range from the MMU
+    /// notifiers), slot move and delete (kvm_arch_flush_shadow_memslot). A harvest (kvm_get_dirty_log_protect,
+    /// kvm_clear_dirty_log_protect) reads the slot's bitmap, a word per 64 pages.
     /// </summary>
-    private static (ulong Visits, TimelineEvent? PassedAt) WalkVisits(Scenario s, List<MemslotSpec> slots, ulong creationPages)
+    private static (ulong Visits, TimelineEvent? PassedAt) WalkVisits(Scenario s, Dictionary<int, ulong> maxPagesById, ulong allSlotPages, ulong creationPages)
     {
         Granule granule = s.Host.PageSize;
-        ulong accesses = 0, allSlotPages = 0;
+        ulong accesses = 0;
         foreach (TimelineEvent ev in s.Timeline)
         {
             accesses = Saturating.Add(accesses, ev switch
@@ -204,20 +217,8 @@ public static class MemoryEstimator
                 _ => 0,
             });
         }
-        foreach (MemslotSpec slot in slots)
-            allSlotPages = Saturating.Add(allSlotPages, slot.SizeBytes >> granule.PageShift);
         ulong leaves = s.Vm.EagerSplitChunkBytes != 0 ? allSlotPages : Math.Min(allSlotPages, Saturating.Add(accesses, creationPages));
-
-        ulong SlotPages(int id)
-        {
-            ulong pages = 0;
-            foreach (MemslotSpec slot in slots)
-            {
-                if (slot.Id == id)
-                    pages = Math.Max(pages, slot.SizeBytes >> granule.PageShift);
-            }
-            return pages;
-        }
+        ulong SlotPages(int id) => maxPagesById.GetValueOrDefault(id);
 
         ulong visits = 0;
         TimelineEvent? passedAt = null;
@@ -297,15 +298,13 @@ public static class MemoryEstimator
         return value.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " " + units[unit];
     }
 
-    /// <summary>Bytes of the slot's HVA range that VM_PFNMAP VMAs back at creation (not fault-time remaps).</summary>
-    private static ulong PfnMapBytes(Scenario s, MemslotSpec slot)
+    /// <summary>Bytes of the slot's HVA range that <paramref name="pfnMaps"/> (the VM_PFNMAP VMAs of mmap time) back.</summary>
+    private static ulong PfnMapBytes(VmaSpec[] pfnMaps, MemslotSpec slot)
     {
         ulong total = 0;
         ulong end = Saturating.Add(slot.Hva, slot.SizeBytes);
-        foreach (VmaSpec vma in s.Mappings)
+        foreach (VmaSpec vma in pfnMaps)
         {
-            if (vma.Kind != VmaKind.PfnMap || vma.FaultTimeRemap)
-                continue;
             ulong vmaEnd = Saturating.Add(vma.Start, vma.SizeBytes);
             ulong from = Math.Max(slot.Hva, vma.Start), to = Math.Min(end, vmaEnd);
             if (to > from)
