@@ -15,10 +15,11 @@ internal readonly record struct PhaseRow(ReadOnlyMemory<int> Phases)
 
     public int Last => Phases.Span[^1];
 
-    /// <summary>The row's label: the phase's name, or how many phases were folded and which.</summary>
-    public string Label(PolicyRun run) => IsFolded
-        ? $"… {Format.Count(Phases.Length)} more phases ({run.Phases[First].Name} to {run.Phases[Last].Name})"
-        : run.Phases[First].Name;
+    /// <summary>The row's label: the phase's name, or "… " and <see cref="Folded"/>.</summary>
+    public string Label(PolicyRun run) => IsFolded ? "… " + Folded(run) : run.Phases[First].Name;
+
+    /// <summary>How many phases the row folds and which: "263 more phases (38:access to 300:access)".</summary>
+    public string Folded(PolicyRun run) => $"{Format.Count(Phases.Length)} more phases ({run.Phases[First].Name} to {run.Phases[Last].Name})";
 
     /// <summary>The sum of <paramref name="value"/> over the row's phases.</summary>
     public double Sum(Func<int, double> value)

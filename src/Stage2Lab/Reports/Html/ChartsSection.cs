@@ -42,7 +42,7 @@ internal sealed class ChartsSection : IReportSection
         }
         // A long timeline's middle phases are left out of the chart (a bar of their sum would set the scale)
         // and named in a note under it.
-        PhaseRow? folded = rows.Find(r => r.IsFolded) is { IsFolded: true } f ? f : null;
+        int folded = rows.FindIndex(r => r.IsFolded);
         var phases = rows.Where(r => !r.IsFolded).Select(r => r.First).ToList();
         double max = phases.Max(p => result.Runs.Max(run => Value(run, p)));
         const int rowHeight = 16, phaseGap = 10;
@@ -65,11 +65,11 @@ internal sealed class ChartsSection : IReportSection
             y += phaseGap;
         }
         html.Append("</svg>\n");
-        if (folded is { } left)
+        if (folded >= 0)
         {
+            PhaseRow left = rows[folded];
             string sums = string.Join(", ", result.Runs.Select(run => $"{run.Policy} {label(left.Sum(p => Value(run, p)))}"));
-            string which = $"{Format.Count(left.Phases.Length)} more phases ({first.Phases[left.First].Name} to {first.Phases[left.Last].Name})";
-            html.Append("<p class=\"note\">").Append(Html.E($"Not drawn: {which}, together {sums}. The JSON output (--format json) has every phase.")).Append("</p>\n");
+            html.Append("<p class=\"note\">").Append(Html.E($"Not drawn: {left.Folded(first)}, together {sums}. The JSON output (--format json) has every phase.")).Append("</p>\n");
         }
     }
 
