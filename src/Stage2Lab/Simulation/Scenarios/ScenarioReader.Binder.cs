@@ -220,6 +220,26 @@ public static partial class ScenarioReader
             }
         }
 
+        /// <summary>
+        /// The mapping a slot or an event names, with <paramref name="offset"/> inside it; else null, the error
+        /// (an unknown name, or an offset past its end) reported at the key.
+        /// </summary>
+        private VmaSpec? MappingAt(YamlNodeReader.Fields f, string name, ulong offset)
+        {
+            VmaSpec? vma = _mappingsByName.GetValueOrDefault(name);
+            if (vma is null)
+            {
+                _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{name}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                return null;
+            }
+            if (offset >= vma.SizeBytes && vma.SizeBytes != 0)
+            {
+                _r.Error(f["offset"]!, f.PathOf("offset"), $"offset 0x{offset:x} is not inside mapping '{name}' ({SizeText.Format(vma.SizeBytes)}); expected less than 0x{vma.SizeBytes:x}");
+                return null;
+            }
+            return vma;
+        }
+
         private MemslotSpec? Memslot(YamlNode node, string path)
         {
             var f = _r.Mapping(node, path, "id", "ipa", "size", "hva", "mapping", "offset", "readonly", "log", NewestKernelSpecs.GuestMemfdKey);
@@ -233,17 +253,8 @@ public static partial class ScenarioReader
             ulong? size = f.Size("size");
             if (f.String("mapping") is { } mappingName)
             {
-                VmaSpec? vma = _mappingsByName.GetValueOrDefault(mappingName);
-                if (vma is null)
-                {
-                    _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{mappingName}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                if (MappingAt(f, mappingName, offset) is not { } vma)
                     return null;
-                }
-                if (offset >= vma.SizeBytes && vma.SizeBytes != 0)
-                {
-                    _r.Error(f["offset"]!, f.PathOf("offset"), $"offset 0x{offset:x} is not inside mapping '{mappingName}' ({SizeText.Format(vma.SizeBytes)}); expected less than 0x{vma.SizeBytes:x}");
-                    return null;
-                }
                 slot.Hva = vma.Start + offset;
                 size ??= vma.SizeBytes - Math.Min(offset, vma.SizeBytes);
             }

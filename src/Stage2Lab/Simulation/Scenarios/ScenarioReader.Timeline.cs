@@ -233,17 +233,8 @@ public static partial class ScenarioReader
             ulong offset = f.Size("offset") ?? 0;
             if (f.String("mapping") is { } name)
             {
-                VmaSpec? vma = _mappingsByName.GetValueOrDefault(name);
-                if (vma is null)
-                {
-                    _r.Error(f["mapping"]!, f.PathOf("mapping"), $"no mapping named '{name}'; mappings: {string.Join(", ", _s.Mappings.Select(m => m.Name))}");
+                if (MappingAt(f, name, offset) is not { } vma)
                     return false;
-                }
-                if (offset >= vma.SizeBytes && vma.SizeBytes != 0)
-                {
-                    _r.Error(f["offset"]!, f.PathOf("offset"), $"offset 0x{offset:x} is not inside mapping '{name}' ({SizeText.Format(vma.SizeBytes)}); expected less than 0x{vma.SizeBytes:x}");
-                    return false;
-                }
                 hva = vma.Start + offset;
                 size = f.Size("size") ?? vma.SizeBytes - Math.Min(offset, vma.SizeBytes);
                 return HvaRangeOk(f, body, path, hva, size);
